@@ -1,1 +1,178 @@
+//! Procedural macros for [`login-runtime`](https://docs.rs/login-runtime).
+//!
+//! This crate is an implementation detail: depend on `login-runtime`, which re-exports every
+//! macro here (behind its default `macros` feature) and documents them with runnable examples.
+//! The generated code reaches the runtime only through `::login_runtime::__private`, or through
+//! the path given with the `crate = "..."` option when the dependency is renamed.
+//!
+//! | macro | on | becomes |
+//! |---|---|---|
+//! | [`#[derive(AuthUser)]`](derive@AuthUser) | the user struct | an `AuthUser` impl |
+//! | [`#[user_loader]`](macro@user_loader) | `async fn(id, extractors..) -> Option<User>` | a `UserLoader` value |
+//! | [`#[request_loader]`](macro@request_loader) | `async fn(extractors..) -> Option<User>` | a `RequestLoader` value |
+//! | [`#[login_required]`](macro@login_required) | an actix handler | the same handler, guarded |
+//! | [`#[fresh_login_required]`](macro@fresh_login_required) | an actix handler | the same handler, guarded by a fresh login |
 
+mod attr;
+mod derive;
+mod guard;
+mod loader;
+
+use proc_macro::TokenStream;
+
+/// Implements `login_runtime::AuthUser` for a struct with named fields (Flask-Login's
+/// `UserMixin`).
+///
+/// - **id**: the field named `id`, or the one marked `#[auth_user(id)]`; any type that
+///   implements `Display`. `get_id` returns its string form, which is what the session stores
+///   and what the user loader gets back (parsed with `FromStr`).
+/// - **`#[auth_user(active)]`** (optional): a `bool` field that becomes `is_active`;
+///   without it every user is active. An inactive user cannot log in and is not authenticated.
+/// - **`#[auth_user(session_hash)]`** (optional): a field that changes when the credentials
+///   change (`String`, `Vec<u8>`, `[u8; N]`, `Box<[u8]>`, `Box<str>`, or an `Option` of one):
+///   sessions and remember cookies issued before a change stop working.
+/// - **`#[auth_user(crate = "path")]`** on the struct: the path of `login_runtime` when the
+///   dependency is renamed.
+///
+/// Generic structs are supported; the impl requires the parameters to be `'static`, as
+/// `AuthUser` is.
+///
+/// ```ignore
+/// use login_runtime::AuthUser;
+///
+/// #[derive(AuthUser)]
+/// struct User {
+///     id: u64,
+///     name: String,
+///     #[auth_user(active)]
+///     enabled: bool,
+///     #[auth_user(session_hash)]
+///     password_hash: String,
+/// }
+///
+/// let user = User { id: 7, name: "ada".into(), enabled: true, password_hash: "$argon2id$..".into() };
+/// assert_eq!(user.get_id().as_deref(), Some("7"));
+/// assert!(user.is_authenticated());
+/// assert_eq!(user.session_hash(), Some("$argon2id$..".as_bytes()));
+/// ```
+#[proc_macro_derive(AuthUser, attributes(auth_user))]
+pub fn derive_auth_user(input: TokenStream) -> TokenStream {
+    derive::expand(input.into()).into()
+}
+
+/// Turns `async fn load_user(id: Id, extractors..) -> Option<User>` into a user loader
+/// (Flask-Login's `user_loader`).
+///
+/// The function becomes a unit struct of the same name and visibility (as actix-web's `#[get]`
+/// does for handlers) that implements `login_runtime::UserLoader`; hand that value to the login
+/// manager. The login manager calls it at most once per request, and only when something asks
+/// for the user.
+///
+/// - The first parameter is the id stored in the session, parsed with `FromStr`: an id that
+///   does not parse is an unknown user.
+/// - Further parameters are actix extractors (`web::Data<Pool>`, `HttpRequest`, ...), at most
+///   16; they run without the request body. Patterns (`web::Data(pool): web::Data<Pool>`,
+///   `mut x: X`) work as in any function.
+/// - The return type is `Option<User>` or `Result<Option<User>, E>` with `E: Display`; `None`
+///   is "no such user" (the request is anonymous), `Err` is a failure (a logged 500, never
+///   anonymous).
+///
+/// Option: `#[user_loader(crate = "path")]` when `login_runtime` is renamed.
+///
+/// ```ignore
+/// use actix_web::web;
+/// use login_runtime::user_loader;
+///
+/// #[user_loader]
+/// async fn load_user(id: u64, db: web::Data<Db>) -> Result<Option<User>, DbError> {
+///     db.find_user(id).await
+/// }
+///
+/// // LoginManager::new(load_user)
+/// ```
+#[proc_macro_attribute]
+pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
+    loader::expand(loader::Loader::User, args.into(), input.into()).into()
+}
+
+/// Turns `async fn load(extractors..) -> Option<User>` into a request loader (Flask-Login's
+/// `request_loader`): it loads a user from the request itself (an API key, an
+/// `Authorization` header) when the session holds no login.
+///
+/// Like [`#[user_loader]`](macro@user_loader) but without the id: every parameter is an actix
+/// extractor. A request loader never writes the session, and the users it loads are never
+/// fresh.
+///
+/// Option: `#[request_loader(crate = "path")]` when `login_runtime` is renamed.
+///
+/// ```ignore
+/// use actix_web::{web, HttpRequest};
+/// use login_runtime::request_loader;
+///
+/// #[request_loader]
+/// async fn load_from_api_key(req: HttpRequest, db: web::Data<Db>) -> Option<User> {
+///     let key = req.headers().get("x-api-key")?.to_str().ok()?;
+///     db.user_by_api_key(key)
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
+    loader::expand(loader::Loader::Request, args.into(), input.into()).into()
+}
+
+/// Requires a logged-in user to run an actix handler (Flask-Login's `login_required`).
+///
+/// An anonymous request gets the login manager's "unauthorized" response (a redirect to the
+/// login view for browsers, a 401 for API clients) before any extractor runs, so no request
+/// body is read. `OPTIONS` requests pass, as in Flask-Login.
+///
+/// The handler keeps its name, visibility, attributes and return type; its parameters are
+/// folded into one injected extractor that checks the login first. It works above or below
+/// actix's route macros (`#[get]`, `#[post]`, `#[route]`) and on handlers registered with
+/// `.to(handler)`. A handler takes at most 16 extractors, and one login guard.
+///
+/// Option: `#[login_required(crate = "path")]` when `login_runtime` is renamed.
+///
+/// ```ignore
+/// use actix_web::{get, web, HttpResponse};
+/// use login_runtime::{login_required, CurrentUser};
+///
+/// #[get("/settings")]
+/// #[login_required]
+/// async fn settings(user: CurrentUser<User>, db: web::Data<Db>) -> HttpResponse {
+///     HttpResponse::Ok().body(format!("hello {}", user.name))
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
+    guard::expand(guard::Guard::Login, args.into(), input.into()).into()
+}
+
+/// Requires a fresh login to run an actix handler (Flask-Login's `fresh_login_required`):
+/// a login made with the password in this session, not restored from a remember cookie.
+///
+/// An anonymous request gets the "unauthorized" response; a logged-in but stale one gets the
+/// "needs refresh" response (a redirect to the refresh view), so the user re-authenticates
+/// before a sensitive operation (OWASP ASVS V3.7.1).
+///
+/// Options:
+/// - `max_age = 300` (seconds) or `max_age = "15m"` (units `s`, `m`, `h`, `d`, combinable as
+///   `"1h30m"`): also require the fresh login to be at most this old.
+/// - `crate = "path"` when `login_runtime` is renamed.
+///
+/// Everything else is as for [`#[login_required]`](macro@login_required).
+///
+/// ```ignore
+/// use actix_web::{post, web, HttpResponse};
+/// use login_runtime::{fresh_login_required, CurrentUser};
+///
+/// #[post("/account/password")]
+/// #[fresh_login_required(max_age = "15m")]
+/// async fn change_password(user: CurrentUser<User>, form: web::Form<NewPassword>) -> HttpResponse {
+///     HttpResponse::Ok().finish()
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn fresh_login_required(args: TokenStream, input: TokenStream) -> TokenStream {
+    guard::expand(guard::Guard::FreshLogin, args.into(), input.into()).into()
+}

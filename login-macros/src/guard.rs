@@ -1,0 +1,384 @@
+//! `#[login_required]` and `#[fresh_login_required]`: guard an actix handler.
+//!
+//! The handler's parameters are folded into one injected extractor,
+//! `LoginRequired<(A, B,)>`, which checks the login before it extracts `(A, B)`; the body starts
+//! by destructuring it with the user's own patterns. The return type is never touched, so the
+//! handler stays an ordinary actix handler above or below `#[get]`, or behind `.to(h)`.
+
+use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ItemFn, Pat, Path, Type};
+
+use crate::attr::{self, Errors};
+
+/// actix implements `FromRequest` for tuples of up to 16 extractors.
+const MAX_EXTRACTORS: usize = 16;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Guard {
+    Login,
+    FreshLogin,
+}
+
+impl Guard {
+    fn name(self) -> &'static str {
+        match self {
+            Guard::Login => "login_required",
+            Guard::FreshLogin => "fresh_login_required",
+        }
+    }
+
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Guard::Login => &["crate"],
+            Guard::FreshLogin => &["max_age", "crate"],
+        }
+    }
+}
+
+/// The validated attribute options.
+#[derive(Default)]
+struct Options {
+    krate: Option<Path>,
+    /// Seconds; `None` is "any fresh login".
+    max_age: Option<u64>,
+}
+
+/// A handler parameter: the user's pattern and the extractor type.
+struct Param {
+    pat: Box<Pat>,
+    ty: Box<Type>,
+}
+
+/// Entry point: the guarded handler, or the untouched input plus the errors.
+pub(crate) fn expand(guard: Guard, args: TokenStream, input: TokenStream) -> TokenStream {
+    match try_expand(guard, args, input.clone()) {
+        Ok(output) => output,
+        Err(error) => {
+            // Emit the item as written, so one mistake gives one error (actix-web-codegen's
+            // `input_and_compile_error`).
+            let mut output = input;
+            output.extend(error.into_compile_error());
+            output
+        }
+    }
+}
+
+pub(crate) fn try_expand(guard: Guard, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let options = parse_options(guard, args, &mut errors);
+    let item = match parse_handler(guard, input) {
+        Ok(item) => Some(item),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let params = item.as_ref().map(|item| validate(guard, item, &mut errors));
+    errors.finish()?;
+    let (Some(mut item), Some(params), Some(options)) = (item, params, options) else {
+        unreachable!("an error was reported for every missing part");
+    };
+    rewrite(guard, &options, &mut item, params);
+    Ok(item.into_token_stream())
+}
+
+fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Option<Options> {
+    let mut options = Options::default();
+    let context = format!("`#[{}]`", guard.name());
+    let result = attr::parse_options(args, &context, guard.options(), errors, |key, meta, errors| {
+        match key {
+            "crate" => options.krate = attr::crate_path(meta, errors)?,
+            "max_age" => options.max_age = max_age(meta.value()?, errors)?,
+            _ => unreachable!("`{key}` is not in `Guard::options`"),
+        }
+        Ok(())
+    });
+    errors.take(result).map(|()| options)
+}
+
+fn parse_handler(guard: Guard, input: TokenStream) -> syn::Result<ItemFn> {
+    syn::parse2::<ItemFn>(input.clone()).map_err(|error| {
+        match syn::parse2::<syn::Item>(input) {
+            // Some other item: say what the attribute is for, pointing at the attribute.
+            Ok(_) => syn::Error::new(
+                Span::call_site(),
+                format!("`#[{}]` guards an `async fn` actix handler, not this item", guard.name()),
+            ),
+            // Not even an item: the parser's own error is the precise one.
+            Err(_) => error,
+        }
+    })
+}
+
+/// Checks the signature; returns the parameters to fold into the guard.
+fn validate(guard: Guard, item: &ItemFn, errors: &mut Errors) -> Vec<Param> {
+    let name = guard.name();
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        errors.spanned(
+            sig.fn_token,
+            format!("`#[{name}]` guards an actix handler, which must be an `async fn`: write `async fn {}`", sig.ident),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "an actix handler cannot be variadic");
+    }
+    for attr in item.attrs.iter().filter(|attr| guard_attribute(attr).is_some()) {
+        let other = guard_attribute(attr).unwrap_or_default();
+        errors.spanned(
+            attr,
+            format!("this handler is already guarded by `#[{name}]`: remove this `#[{other}]`, a handler takes one login guard"),
+        );
+    }
+    let mut params = Vec::new();
+    for (index, input) in sig.inputs.iter().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => errors.spanned(
+                receiver,
+                format!("`#[{name}]` guards a free `async fn` handler, not a method: remove `self`"),
+            ),
+            FnArg::Typed(typed) => {
+                if let Some(attr) = typed.attrs.first() {
+                    errors.spanned(attr, format!("`#[{name}]` does not support attributes on handler parameters"));
+                }
+                if index == MAX_EXTRACTORS {
+                    errors.spanned(
+                        typed,
+                        format!(
+                            "an actix handler takes at most {MAX_EXTRACTORS} extractors: group some parameters into a tuple, as in `(a, b): (A, B)`"
+                        ),
+                    );
+                }
+                params.push(Param { pat: typed.pat.clone(), ty: typed.ty.clone() });
+            }
+        }
+    }
+    params
+}
+
+/// `Some("login_required")` if the attribute is one of our guards, whatever its path prefix.
+fn guard_attribute(attr: &Attribute) -> Option<&'static str> {
+    let last = attr.path().segments.last()?;
+    [Guard::Login, Guard::FreshLogin].into_iter().map(Guard::name).find(|name| last.ident == name)
+}
+
+fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: Vec<Param>) {
+    let krate = attr::runtime_path(options.krate.as_ref());
+    // Invisible to the body (mixed-site hygiene), so it cannot collide with the user's names.
+    let guard_var = syn::Ident::new("__login_guard", Span::mixed_site());
+    let tys: Vec<&Type> = params.iter().map(|param| &*param.ty).collect();
+    let pats: Vec<&Pat> = params.iter().map(|param| &*param.pat).collect();
+    let guard_ty = match guard {
+        Guard::Login => quote!(#krate::__private::LoginRequired<(#(#tys,)*)>),
+        Guard::FreshLogin => {
+            let secs = Literal::u64_unsuffixed(options.max_age.unwrap_or(0));
+            quote!(#krate::__private::FreshLoginRequired<(#(#tys,)*), #secs>)
+        }
+    };
+    // One clear error per parameter that is not an extractor, on its type.
+    let assertions = tys.iter().filter(|ty| !mentions_impl_trait(ty)).map(|ty| {
+        quote_spanned! {ty.span()=>
+            #krate::__private::require_extractor::<#ty>();
+        }
+    });
+    item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
+    let prologue: syn::Block = syn::parse_quote!({
+        #(#assertions)*
+        let (#(#pats,)*) = #guard_var.into_inner();
+    });
+    item.block.stmts.splice(0..0, prologue.stmts);
+}
+
+/// `impl Trait` in argument position cannot be named in a turbofish.
+fn mentions_impl_trait(ty: &Type) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(ident) => ident == "impl",
+            TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(ty.to_token_stream())
+}
+
+/// `max_age = 300` (seconds) or `max_age = "15m"` (`s`, `m`, `h`, `d`, combinable: `"1h30m"`).
+fn max_age(input: syn::parse::ParseStream, errors: &mut Errors) -> syn::Result<Option<u64>> {
+    const EXPECTED: &str =
+        "expected a number of seconds, as in `max_age = 300`, or a duration such as `\"30s\"`, `\"15m\"`, `\"2h\"` or `\"1d\"`";
+    let value: syn::Expr = input.parse()?;
+    let secs = match &value {
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(int), .. }) => match int.suffix() {
+            "" | "u64" => int.base10_parse::<u64>().map_err(|_| "`max_age` is too large".to_owned()),
+            suffix => Err(format!("`max_age` is a number of seconds: remove the `{suffix}` suffix")),
+        },
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) => parse_duration(&text.value()),
+        _ => Err(format!("invalid `max_age`: {EXPECTED}")),
+    };
+    match secs {
+        Ok(0) => errors.spanned(&value, "`max_age` must be at least one second: remove it to accept any fresh login"),
+        Ok(secs) => return Ok(Some(secs)),
+        Err(message) => errors.spanned(&value, message),
+    }
+    Ok(None)
+}
+
+/// Parses `"90s"`, `"15m"`, `"2h"`, `"1d"`, `"1h30m"` into seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid `max_age` duration `\"{text}\"`: expected a number followed by a unit (`s`, `m`, `h` or `d`), as in `\"15m\"` or `\"1h30m\"`"
+        )
+    };
+    let text_trimmed = text.trim();
+    if text_trimmed.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u64 = 0;
+    let mut rest = text_trimmed;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| "`max_age` is too large".to_owned())?;
+        rest = &rest[digits..];
+        let unit = rest.chars().next().ok_or_else(invalid)?;
+        let scale = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 60 * 60,
+            'd' => 24 * 60 * 60,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit.len_utf8()..];
+        total = number
+            .checked_mul(scale)
+            .and_then(|secs| total.checked_add(secs))
+            .ok_or_else(|| "`max_age` is too large".to_owned())?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(guard: Guard, args: TokenStream, input: TokenStream) -> Vec<String> {
+        match try_expand(guard, args, input) {
+            Ok(output) => panic!("expected errors, got {output}"),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    fn expands(guard: Guard, args: TokenStream, input: TokenStream) -> String {
+        try_expand(guard, args, input).unwrap_or_else(|error| panic!("{error}")).to_string()
+    }
+
+    #[test]
+    fn folds_parameters_into_the_guard() {
+        let out = expands(
+            Guard::Login,
+            quote!(),
+            quote! {
+                #[get("/")]
+                pub async fn h(a: A, mut b: web::Path<(u32, String)>) -> impl Responder { body(a, b) }
+            },
+        );
+        assert!(out.starts_with("# [get (\"/\")] pub async fn h"), "{out}");
+        assert!(out.contains(":: login_runtime :: __private :: LoginRequired < (A , web :: Path < (u32 , String) > ,) >"), "{out}");
+        assert!(out.contains("let (a , mut b ,) = __login_guard . into_inner () ;"), "{out}");
+        assert!(out.contains("-> impl Responder"), "{out}");
+    }
+
+    #[test]
+    fn fresh_guard_carries_max_age() {
+        let out = expands(Guard::FreshLogin, quote!(max_age = "15m"), quote!(async fn h() -> R { r() }));
+        assert!(out.contains("FreshLoginRequired < () , 900 >"), "{out}");
+        let out = expands(Guard::FreshLogin, quote!(), quote!(async fn h() -> R { r() }));
+        assert!(out.contains("FreshLoginRequired < () , 0 >"), "{out}");
+        let out = expands(Guard::FreshLogin, quote!(max_age = 300, crate = "lr"), quote!(async fn h() {}));
+        assert!(out.contains("lr :: __private :: FreshLoginRequired < () , 300 >"), "{out}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(30));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert_eq!(parse_duration("1d"), Ok(86400));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn not_async() {
+        let errs = errors(Guard::Login, quote!(), quote!(fn h() {}));
+        assert_eq!(errs, ["`#[login_required]` guards an actix handler, which must be an `async fn`: write `async fn h`"]);
+    }
+
+    #[test]
+    fn receiver() {
+        let errs = errors(Guard::Login, quote!(), quote!(async fn h(&self) {}));
+        assert_eq!(errs, ["`#[login_required]` guards a free `async fn` handler, not a method: remove `self`"]);
+    }
+
+    #[test]
+    fn options() {
+        let errs = errors(Guard::Login, quote!(max_age = 3), quote!(async fn h() {}));
+        assert_eq!(errs, ["unknown option `max_age` in `#[login_required]`; expected `crate`"]);
+        let errs = errors(Guard::FreshLogin, quote!(max_age = 3, max_age = 4), quote!(async fn h() {}));
+        assert_eq!(errs, ["duplicate option `max_age` in `#[fresh_login_required]`: remove one"]);
+        let errs = errors(Guard::FreshLogin, quote!(maxage = 3, path::to = 1), quote!(async fn h() {}));
+        assert_eq!(
+            errs,
+            [
+                "unknown option `maxage` in `#[fresh_login_required]`; expected `max_age` or `crate`",
+                "unknown option `path::to` in `#[fresh_login_required]`; expected `max_age` or `crate`",
+            ]
+        );
+        let errs = errors(Guard::FreshLogin, quote!(max_age = "soon"), quote!(async fn h() {}));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("invalid `max_age` duration `\"soon\"`"), "{errs:?}");
+        let errs = errors(Guard::FreshLogin, quote!(max_age = 0), quote!(async fn h() {}));
+        assert_eq!(errs, ["`max_age` must be at least one second: remove it to accept any fresh login"]);
+        let errs = errors(Guard::FreshLogin, quote!(max_age = 1.5), quote!(async fn h() {}));
+        assert!(errs[0].starts_with("invalid `max_age`: expected a number of seconds"), "{errs:?}");
+        let errs = errors(Guard::Login, quote!(crate = "not a path"), quote!(async fn h() {}));
+        assert!(errs[0].starts_with("`crate` must be the path of the login-runtime crate"), "{errs:?}");
+    }
+
+    #[test]
+    fn independent_errors_are_reported_together() {
+        let errs = errors(Guard::Login, quote!(bogus), quote!(fn h(self) {}));
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn two_guards() {
+        for second in [quote!(#[login_required]), quote!(#[login_runtime::fresh_login_required(max_age = 5)])] {
+            let errs = errors(Guard::Login, quote!(), quote!(#[get("/")] #second async fn h() {}));
+            assert_eq!(errs.len(), 1);
+            assert!(errs[0].starts_with("this handler is already guarded by `#[login_required]`: remove this"), "{errs:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_extractors() {
+        let params = (0..17).map(|i| syn::Ident::new(&format!("a{i}"), Span::call_site()));
+        let errs = errors(Guard::Login, quote!(), quote!(async fn h(#(#params: A),*) {}));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("an actix handler takes at most 16 extractors"), "{errs:?}");
+    }
+
+    #[test]
+    fn not_a_fn() {
+        let errs = errors(Guard::Login, quote!(), quote!(struct S;));
+        assert_eq!(errs, ["`#[login_required]` guards an `async fn` actix handler, not this item"]);
+    }
+}

@@ -1,0 +1,327 @@
+//! `#[user_loader]` and `#[request_loader]`: turn an `async fn` into a loader value.
+//!
+//! As actix-web's `#[get]` does for handlers, the function becomes a unit struct of the same
+//! name and visibility (a value that can be handed to the login manager) implementing
+//! `UserLoader` / `RequestLoader`; the original body runs in a nested `async fn`, so parameter
+//! patterns, `?` and `return` keep working unchanged.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ItemFn, Pat, Path, ReturnType, Type};
+
+use crate::attr::{self, Errors};
+
+/// actix implements `FromRequest` for tuples of up to 16 extractors.
+const MAX_EXTRACTORS: usize = 16;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Loader {
+    User,
+    Request,
+}
+
+impl Loader {
+    fn name(self) -> &'static str {
+        match self {
+            Loader::User => "user_loader",
+            Loader::Request => "request_loader",
+        }
+    }
+}
+
+/// A parameter of the loader: the user's pattern and type.
+struct Param {
+    pat: Box<Pat>,
+    ty: Box<Type>,
+}
+
+/// The validated loader.
+struct Model {
+    item: ItemFn,
+    krate: Option<Path>,
+    /// `#[user_loader]` only.
+    id: Option<Param>,
+    extractors: Vec<Param>,
+    output: Box<Type>,
+}
+
+/// Entry point: the loader struct and its impl, or the untouched input plus the errors.
+pub(crate) fn expand(loader: Loader, args: TokenStream, input: TokenStream) -> TokenStream {
+    match try_expand(loader, args, input.clone()) {
+        Ok(output) => output,
+        Err(error) => {
+            let mut output = input;
+            output.extend(error.into_compile_error());
+            output
+        }
+    }
+}
+
+pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let mut krate = None;
+    let context = format!("`#[{}]`", loader.name());
+    let options = attr::parse_options(args, &context, &["crate"], &mut errors, |_, meta, errors| {
+        krate = attr::crate_path(meta, errors)?;
+        Ok(())
+    });
+    errors.take(options);
+    let item = match syn::parse2::<ItemFn>(input.clone()) {
+        Ok(item) => Some(item),
+        Err(error) => {
+            errors.push(match syn::parse2::<syn::Item>(input) {
+                Ok(_) => syn::Error::new(
+                    Span::call_site(),
+                    format!("`#[{}]` turns an `async fn` into a loader; it cannot be applied to this item", loader.name()),
+                ),
+                Err(_) => error,
+            });
+            None
+        }
+    };
+    let model = item.and_then(|item| validate(loader, item, krate, &mut errors));
+    errors.finish()?;
+    let model = model.expect("an error was reported if the model is missing");
+    Ok(generate(model))
+}
+
+fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Errors) -> Option<Model> {
+    let name = loader.name();
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        errors.spanned(sig.fn_token, format!("`#[{name}]` must be placed on an `async fn`: write `async fn {}`", sig.ident));
+    }
+    if let Some(constness) = sig.constness {
+        errors.spanned(constness, format!("a `#[{name}]` cannot be `const`"));
+    }
+    if let syn::Safety::Unsafe(unsafety) = sig.safety {
+        errors.spanned(unsafety, format!("a `#[{name}]` cannot be `unsafe`"));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(abi, format!("a `#[{name}]` cannot have an `extern` ABI"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.spanned(
+            &sig.generics,
+            format!("a `#[{name}]` cannot be generic: the login manager calls it with concrete types"),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, format!("a `#[{name}]` cannot be variadic"));
+    }
+
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => errors.spanned(
+                receiver,
+                format!("`#[{name}]` must be placed on a free `async fn`, not a method: remove `self`"),
+            ),
+            FnArg::Typed(typed) => {
+                if let Some(attr) = typed.attrs.first() {
+                    errors.spanned(attr, format!("`#[{name}]` does not support attributes on parameters"));
+                }
+                params.push(Param { pat: typed.pat.clone(), ty: typed.ty.clone() });
+            }
+        }
+    }
+    let mut params = params.into_iter();
+    let id = match loader {
+        Loader::Request => None,
+        Loader::User => {
+            let id = params.next();
+            if id.is_none() {
+                errors.at(
+                    sig.paren_token.span.join(),
+                    "a `#[user_loader]` takes the user id as its first parameter, as in `async fn load_user(id: u64)`; \
+                     to load a user from the request alone, use `#[request_loader]`",
+                );
+            }
+            id
+        }
+    };
+    let extractors: Vec<Param> = params.collect();
+    if let Some(extra) = extractors.get(MAX_EXTRACTORS) {
+        errors.spanned(
+            &extra.pat,
+            format!(
+                "a loader takes at most {MAX_EXTRACTORS} extractors: group some parameters into a tuple, as in `(a, b): (A, B)`"
+            ),
+        );
+    }
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty.clone()),
+        ReturnType::Default => {
+            errors.at(
+                sig.paren_token.span.close(),
+                format!(
+                    "a `#[{name}]` must return the user it found: add `-> Option<User>`, or `-> Result<Option<User>, E>` when loading can fail"
+                ),
+            );
+            None
+        }
+    };
+    Some(Model { krate, id, extractors, output: output?, item })
+}
+
+/// Whether an attribute of the function belongs on the generated struct rather than on the
+/// nested function that runs the body.
+fn describes_the_loader(attr: &Attribute) -> bool {
+    attr.path().is_ident("doc") || attr.path().is_ident("deprecated")
+}
+
+/// Attributes that must apply to every generated item.
+fn applies_to_all(attr: &Attribute) -> bool {
+    ["cfg", "allow", "warn", "deny", "forbid"].iter().any(|name| attr.path().is_ident(name))
+}
+
+fn generate(model: Model) -> TokenStream {
+    let Model { item, krate, id, extractors, output } = model;
+    let krate = attr::runtime_path(krate.as_ref());
+    let ItemFn { attrs, vis, sig, block, .. } = item;
+    let ident = &sig.ident;
+
+    let struct_attrs = attrs.iter().filter(|attr| describes_the_loader(attr) || applies_to_all(attr));
+    let common_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| applies_to_all(attr)).collect();
+    let fn_attrs = attrs.iter().filter(|attr| !describes_the_loader(attr) && !applies_to_all(attr));
+
+    let arg_vars: Vec<syn::Ident> = (0..extractors.len())
+        .map(|i| format_ident!("__login_arg{}", i, span = Span::mixed_site()))
+        .collect();
+    let args_var = syn::Ident::new("__login_args", Span::mixed_site());
+    let id_var = syn::Ident::new("__login_id", Span::mixed_site());
+    let ext_tys: Vec<&Type> = extractors.iter().map(|param| &*param.ty).collect();
+    let ext_pats = extractors.iter().map(|param| &param.pat);
+
+    // Spanned on the user's types, so a wrong type is reported where it is written.
+    let extractor_checks = ext_tys.iter().map(|ty| {
+        quote_spanned! {ty.span()=> #krate::__private::require_extractor::<#ty>(); }
+    });
+    let output_ty = quote_spanned! {output.span()=> #output };
+    let args_ty = quote!((#(#ext_tys,)*));
+
+    let (trait_name, id_assoc, id_param, id_pat_ty, id_arg, id_check) = match &id {
+        Some(Param { pat, ty }) => (
+            quote!(UserLoader),
+            quote_spanned!(ty.span()=> type Id = #ty;),
+            quote!(#id_var: #ty,),
+            quote!(#pat: #ty,),
+            quote!(#id_var,),
+            quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>();),
+        ),
+        None => (quote!(RequestLoader), quote!(), quote!(), quote!(), quote!(), quote!()),
+    };
+
+    quote! {
+        #(#struct_attrs)*
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+        #vis struct #ident;
+
+        #(#common_attrs)*
+        #[allow(unused_qualifications)]
+        impl #krate::__private::#trait_name for #ident {
+            #id_assoc
+            type Args = #args_ty;
+            type Output = #output_ty;
+
+            fn call(
+                &self,
+                #id_param
+                #args_var: <Self as #krate::__private::#trait_name>::Args,
+            ) -> impl #krate::__private::Future<Output = <Self as #krate::__private::#trait_name>::Output> + 'static {
+                #id_check
+                #(#extractor_checks)*
+                #(#fn_attrs)*
+                async fn #ident(#id_pat_ty #(#ext_pats: #ext_tys),*) -> #output #block
+                let (#(#arg_vars,)*) = #args_var;
+                #ident(#id_arg #(#arg_vars),*)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(loader: Loader, args: TokenStream, input: TokenStream) -> Vec<String> {
+        match try_expand(loader, args, input) {
+            Ok(output) => panic!("expected errors, got {output}"),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn user_loader_expands_to_a_struct() {
+        let out = try_expand(
+            Loader::User,
+            quote!(),
+            quote! {
+                /// Loads.
+                #[allow(clippy::all)]
+                #[tracing::instrument]
+                pub(crate) async fn load_user(id: u64, web::Data(pool): web::Data<Pool>, mut h: HttpRequest) -> Option<User> {
+                    pool.get(id)
+                }
+            },
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.starts_with("# [doc = r\" Loads.\"] # [allow (clippy :: all)] # [allow (non_camel_case_types)]"), "{out}");
+        assert!(out.contains("pub (crate) struct load_user ;"), "{out}");
+        assert!(out.contains("impl :: login_runtime :: __private :: UserLoader for load_user"), "{out}");
+        assert!(out.contains("type Id = u64 ;"), "{out}");
+        assert!(out.contains("type Args = (web :: Data < Pool > , HttpRequest ,) ;"), "{out}");
+        assert!(out.contains("type Output = Option < User > ;"), "{out}");
+        assert!(
+            out.contains("# [tracing :: instrument] async fn load_user (id : u64 , web :: Data (pool) : web :: Data < Pool > , mut h : HttpRequest) -> Option < User >"),
+            "{out}"
+        );
+        assert!(out.contains("let (__login_arg0 , __login_arg1 ,) = __login_args ; load_user (__login_id , __login_arg0 , __login_arg1)"), "{out}");
+    }
+
+    #[test]
+    fn request_loader_has_no_id() {
+        let out = try_expand(
+            Loader::Request,
+            quote!(crate = "lr"),
+            quote!(async fn by_key(req: HttpRequest) -> Result<Option<User>, E> { todo!() }),
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.contains("impl lr :: __private :: RequestLoader for by_key"), "{out}");
+        assert!(!out.contains("type Id"), "{out}");
+    }
+
+    #[test]
+    fn signature_errors() {
+        let errs = errors(Loader::User, quote!(), quote!(fn load(id: u64) -> Option<U> { None }));
+        assert_eq!(errs, ["`#[user_loader]` must be placed on an `async fn`: write `async fn load`"]);
+        let errs = errors(Loader::User, quote!(), quote!(async fn load(&self, id: u64) -> Option<U> { None }));
+        assert_eq!(errs, ["`#[user_loader]` must be placed on a free `async fn`, not a method: remove `self`"]);
+        let errs = errors(Loader::User, quote!(), quote!(async fn load<T>(id: T) -> Option<U> { None }));
+        assert_eq!(errs, ["a `#[user_loader]` cannot be generic: the login manager calls it with concrete types"]);
+        let errs = errors(Loader::User, quote!(), quote!(async fn load() -> Option<U> { None }));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("a `#[user_loader]` takes the user id as its first parameter"), "{errs:?}");
+        let errs = errors(Loader::Request, quote!(), quote!(async fn load(r: HttpRequest) { }));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("a `#[request_loader]` must return the user it found: add `-> Option<User>`"), "{errs:?}");
+    }
+
+    #[test]
+    fn option_errors() {
+        let errs = errors(Loader::User, quote!(krate = "x"), quote!(async fn load(id: u64) -> Option<U> { None }));
+        assert_eq!(errs, ["unknown option `krate` in `#[user_loader]`; expected `crate`"]);
+    }
+
+    #[test]
+    fn all_errors_at_once() {
+        let errs = errors(Loader::User, quote!(nope), quote!(fn load()));
+        assert_eq!(errs.len(), 2, "a syntax error in the item is reported as is: {errs:?}");
+        let errs = errors(Loader::User, quote!(nope), quote!(fn load() {}));
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+}
