@@ -1,1 +1,177 @@
+//! Login for actix-web, the way Flask-Login does it for Flask.
+//!
+//! `login-runtime` remembers who is logged in (in actix-session), loads that user at most once
+//! per request, and guards handlers with [`#[login_required]`](macro@login_required) and
+//! [`#[fresh_login_required]`](macro@fresh_login_required). It does not store users or check
+//! passwords: the application brings its own user model and a function that loads a user.
+//!
+//! # A complete application, step by step
+//!
+//! **1. The user model.** Derive [`AuthUser`]: the `id` field (or the one marked
+//! `#[auth_user(id)]`) is what the session stores.
+//!
+//! ```
+//! use login_runtime::AuthUser;
+//!
+//! #[derive(Clone, AuthUser)]
+//! struct User {
+//!     id: u64,
+//!     name: String,
+//!     #[auth_user(active)]
+//!     active: bool,
+//! }
+//! ```
+//!
+//! **2. The user loader.** An `async fn` taking the id (any `FromStr` type), then any actix
+//! extractors; it returns `Option<User>` or `Result<Option<User>, E>`. An `Err` is a logged 500,
+//! never a silent logout.
+//!
+//! ```
+//! # use login_runtime::AuthUser;
+//! # #[derive(Clone, AuthUser)] struct User { id: u64, name: String }
+//! use std::collections::HashMap;
+//! use actix_web::web;
+//! use login_runtime::user_loader;
+//!
+//! struct Db(HashMap<u64, User>);
+//!
+//! #[user_loader]
+//! async fn load_user(id: u64, db: web::Data<Db>) -> Option<User> {
+//!     db.0.get(&id).cloned()
+//! }
+//! ```
+//!
+//! **3. Guarded handlers and the current user.** [`#[login_required]`](macro@login_required)
+//! sends anonymous visitors to the login view (or answers 401); [`CurrentUser`] is the user or
+//! the anonymous one, [`Authenticated`] insists on a logged-in user.
+//!
+//! ```
+//! # use login_runtime::AuthUser;
+//! # #[derive(Clone, AuthUser)] struct User { id: u64, name: String }
+//! use actix_web::get;
+//! use login_runtime::{Authenticated, CurrentUser, login_required};
+//!
+//! #[get("/")]
+//! async fn index(user: CurrentUser<User>) -> String {
+//!     match user.authenticated() {
+//!         Some(user) => format!("Hello {}!", user.name),
+//!         None => "You are not logged in!".into(),
+//!     }
+//! }
+//!
+//! #[get("/settings")]
+//! #[login_required]
+//! async fn settings(user: Authenticated<User>) -> String {
+//!     format!("{}'s settings", user.name)
+//! }
+//! ```
+//!
+//! **4. Logging in and out.** Check the credentials yourself, then call [`login_user`];
+//! [`logout_user`] ends the login. Both renew the session id. [`next_url`] gives back the page
+//! the user was sent away from, if it is a safe local path.
+//!
+//! ```
+//! # use login_runtime::AuthUser;
+//! # #[derive(Clone, AuthUser)] struct User { id: u64, name: String }
+//! use actix_web::{HttpRequest, HttpResponse, http::header, post};
+//! use login_runtime::{flash, login_user, logout_user, next_url};
+//!
+//! #[post("/login")]
+//! async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+//!     let user = User { id: 1, name: "ada".into() }; // after checking the password
+//!     login_user(&req, &user)?;
+//!     let to = next_url(&req).unwrap_or_else(|| "/".into());
+//!     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish())
+//! }
+//!
+//! #[post("/logout")]
+//! async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+//!     logout_user(&req)?;
+//!     flash(&req, "Logged out.", "info")?;
+//!     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish())
+//! }
+//! ```
+//!
+//! **5. The login manager.** Configure it once, then register it on the `App` as app data
+//! and as middleware, wrapped after actix-session's `SessionMiddleware` (so it runs outside
+//! it). The login message is flashed into the session; the login page reads it with
+//! [`FlashMessages`].
+//!
+//! ```no_run
+//! # use login_runtime::AuthUser;
+//! # #[derive(Clone, AuthUser)] struct User { id: u64, name: String }
+//! # #[login_runtime::user_loader] async fn load_user(id: u64) -> Option<User> { None }
+//! use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+//! use actix_web::{App, HttpServer, cookie::Key};
+//! use login_runtime::LoginManager;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let login = LoginManager::new(load_user)
+//!     .login_view("/login")
+//!     .login_message("Please log in to access this page.", "info");
+//! let key = Key::generate(); // load a fixed key in production
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .app_data(login.clone())
+//!         .wrap(SessionMiddleware::new(CookieSessionStore::default(), key.clone()))
+//!         .wrap(login.middleware())
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! # What anonymous visitors get
+//!
+//! A guarded handler refuses anonymous requests before any of its extractors run (its body is
+//! never read). `OPTIONS` requests pass. With an
+//! [`unauthorized_handler`](LoginManager::unauthorized_handler), its response; without a
+//! [`login_view`](LoginManager::login_view), a 401; otherwise the login message is flashed and
+//! a browser is redirected (302, or 303 after a `POST`) to `login_view?next=/the/page`. Clients
+//! that asked for JSON (`Accept: application/json` or `X-Requested-With: XMLHttpRequest`) get a
+//! 401 with a JSON body naming the login URL; htmx requests get a 401 with `HX-Redirect`.
+//! Users whose login is not fresh get the same from the refresh view under
+//! [`#[fresh_login_required]`](macro@fresh_login_required).
+//!
+//! # Testing an application
+//!
+//! [`test::TestLoginExt`] logs a test request in without a login form.
+#![warn(missing_docs)]
 
+mod clock;
+mod error;
+mod extract;
+mod flash;
+mod guard;
+pub mod loader;
+mod login;
+mod manager;
+mod middleware;
+mod respond;
+mod state;
+pub mod test;
+mod url;
+mod user;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::LoginError;
+pub use extract::{Authenticated, CurrentUser};
+pub use flash::{FlashMessage, FlashMessages, flash};
+pub use loader::{RequestLoader, UserLoader};
+pub use login::{
+    LoginOptions, confirm_login, login_fresh, login_user, login_user_with, logout_user, next_url,
+};
+pub use manager::LoginManager;
+pub use middleware::LoginMiddleware;
+pub use url::{is_safe_next, login_url, make_next_param};
+pub use user::{AnonymousUser, AuthUser};
+
+#[cfg(feature = "macros")]
+pub use login_macros::*;
+
+pub(crate) use state::AUTH_KEY;

@@ -1,0 +1,88 @@
+//! Errors of the login runtime.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Something went wrong in the login machinery. Every variant but [`LoginError::Inactive`] is a
+/// server-side mistake: it is logged and answered with a bare 500, never turned into
+/// "anonymous".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// [`login_user`](crate::login_user) refused an inactive user (pass `force` to log them in
+    /// anyway). Nothing was written.
+    Inactive,
+    /// The user has no id (`get_id()` returned `None`): anonymous users cannot log in.
+    NoId,
+    /// No [`LoginManager`](crate::LoginManager) is registered as app data.
+    ManagerMissing,
+    /// The [`LoginMiddleware`](crate::LoginMiddleware) is not wrapped around the app.
+    MiddlewareMissing,
+    /// actix-session's `SessionMiddleware` did not persist a login: it is missing, or it is
+    /// wrapped outside the login middleware.
+    SessionMiddlewareMissing,
+    /// The user loader failed (its `Err`, or an extractor it asked for).
+    Loader(String),
+    /// An extractor asked for a user type the loader does not produce.
+    UserType {
+        /// The type the extractor asked for.
+        expected: &'static str,
+        /// The type the loader (or anonymous factory) produced.
+        found: &'static str,
+    },
+    /// Reading or writing the session failed.
+    Session(String),
+}
+
+impl std::fmt::Display for LoginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inactive => f.write_str("the user is not active"),
+            Self::NoId => f.write_str("the user has no id (`AuthUser::get_id` returned `None`)"),
+            Self::ManagerMissing => f.write_str(
+                "no `LoginManager` is registered: add `.app_data(login.clone())` to the `App`",
+            ),
+            Self::MiddlewareMissing => f.write_str(
+                "the login middleware is not registered: add `.wrap(login.middleware())` to the `App`",
+            ),
+            Self::SessionMiddlewareMissing => f.write_str(
+                "the login was not saved: actix-session's `SessionMiddleware` is missing or wrapped \
+                 outside the login middleware; register it first: \
+                 `App::new().wrap(SessionMiddleware::new(..)).wrap(login.middleware())`",
+            ),
+            Self::Loader(e) => write!(f, "the user loader failed: {e}"),
+            Self::UserType { expected, found } => write!(
+                f,
+                "an extractor asked for a `{expected}` but the login manager produces `{found}`"
+            ),
+            Self::Session(e) => write!(f, "the session could not be used: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoginError {}
+
+impl ResponseError for LoginError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Inactive => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // Details stay in the log: a 500 body must not describe the server's setup.
+        let status = self.status_code();
+        HttpResponse::build(status).body(status.canonical_reason().unwrap_or_default())
+    }
+}
+
+impl LoginError {
+    /// Logs the error and converts it for actix.
+    pub(crate) fn logged(self) -> actix_web::Error {
+        if !matches!(self, Self::Inactive) {
+            tracing::error!(error = %self, "login error");
+        }
+        self.into()
+    }
+}

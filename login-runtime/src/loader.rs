@@ -1,0 +1,127 @@
+//! User loaders: how the login manager turns a stored id (or a request) into a user.
+//!
+//! These traits are implemented by [`#[user_loader]`](macro@crate::user_loader) and
+//! [`#[request_loader]`](macro@crate::request_loader); implement them by hand only when a
+//! macro does not fit.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+
+use crate::error::LoginError;
+use crate::user::{AuthUser, SharedUser};
+
+/// Loads a user from the id stored in the session (Flask-Login's `user_loader`).
+///
+/// `Args` are actix extractors (`web::Data<Pool>`, ...) run against the request, with no body.
+pub trait UserLoader: Clone + Send + Sync + 'static {
+    /// The id's type: the stored string is parsed with [`FromStr`]; an id that does not parse
+    /// is an unknown user.
+    type Id: FromStr;
+    /// Extractors handed to the loader after the id.
+    type Args: FromRequest + 'static;
+    /// `Option<User>` or `Result<Option<User>, E>`.
+    type Output: LoadOutput;
+
+    /// Loads the user with this id; `None` when there is no such user.
+    fn call(&self, id: Self::Id, args: Self::Args) -> impl Future<Output = Self::Output> + 'static;
+}
+
+/// Loads a user from the request itself (an API key, an `Authorization` header) when the
+/// session holds no login (Flask-Login's `request_loader`). It never writes the session, and a
+/// user it loads is never fresh.
+pub trait RequestLoader: Clone + Send + Sync + 'static {
+    /// Extractors handed to the loader (`HttpRequest`, `web::Header<..>`, `web::Data<..>`), run
+    /// with no body.
+    type Args: FromRequest + 'static;
+    /// `Option<User>` or `Result<Option<User>, E>`.
+    type Output: LoadOutput;
+
+    /// Loads the user this request identifies, if any.
+    fn call(&self, args: Self::Args) -> impl Future<Output = Self::Output> + 'static;
+}
+
+/// What a loader may return: `Option<User>` or `Result<Option<User>, E>` with `E: Display`.
+#[diagnostic::on_unimplemented(
+    message = "a user loader must return `Option<User>` or `Result<Option<User>, E>`, not `{Self}`",
+    label = "this return type is not a loader result",
+    note = "`User` implements `login_runtime::AuthUser` (derive it), and `E` implements `Display`"
+)]
+pub trait LoadOutput: 'static {
+    /// The user type this loader produces.
+    type User: AuthUser;
+    /// `Ok(None)` is "no such user"; `Err` is a failure that becomes a logged 500.
+    fn into_result(self) -> Result<Option<Self::User>, String>;
+}
+
+impl<U: AuthUser> LoadOutput for Option<U> {
+    type User = U;
+    fn into_result(self) -> Result<Option<U>, String> {
+        Ok(self)
+    }
+}
+
+impl<U: AuthUser, E: Display + 'static> LoadOutput for Result<Option<U>, E> {
+    type User = U;
+    fn into_result(self) -> Result<Option<U>, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+pub(crate) type LoadFuture =
+    futures_core::future::LocalBoxFuture<'static, Result<Option<SharedUser>, LoginError>>;
+
+/// A user loader with its types erased, as the manager stores it.
+pub(crate) trait DynUserLoader: Send + Sync {
+    fn load(&self, id: &str, req: &HttpRequest) -> LoadFuture;
+    fn user_type(&self) -> &'static str;
+}
+
+pub(crate) trait DynRequestLoader: Send + Sync {
+    fn load(&self, req: &HttpRequest) -> LoadFuture;
+}
+
+fn finish<O: LoadOutput>(out: O) -> Result<Option<SharedUser>, LoginError> {
+    match out.into_result() {
+        Ok(user) => Ok(user.map(|u| Rc::new(u) as SharedUser)),
+        Err(error) => Err(LoginError::Loader(error)),
+    }
+}
+
+fn args_error(error: actix_web::Error) -> LoginError {
+    LoginError::Loader(format!("a loader argument could not be extracted: {error}"))
+}
+
+impl<L: UserLoader> DynUserLoader for L {
+    fn load(&self, id: &str, req: &HttpRequest) -> LoadFuture {
+        let Ok(id) = id.parse::<L::Id>() else {
+            // An id this loader cannot even parse names no user of it.
+            return Box::pin(std::future::ready(Ok(None)));
+        };
+        let args = L::Args::from_request(req, &mut Payload::None);
+        let loader = self.clone();
+        Box::pin(async move {
+            let args = args.await.map_err(|e| args_error(e.into()))?;
+            finish(loader.call(id, args).await)
+        })
+    }
+
+    fn user_type(&self) -> &'static str {
+        std::any::type_name::<<L::Output as LoadOutput>::User>()
+    }
+}
+
+impl<L: RequestLoader> DynRequestLoader for L {
+    fn load(&self, req: &HttpRequest) -> LoadFuture {
+        let args = L::Args::from_request(req, &mut Payload::None);
+        let loader = self.clone();
+        Box::pin(async move {
+            let args = args.await.map_err(|e| args_error(e.into()))?;
+            finish(loader.call(args).await)
+        })
+    }
+}

@@ -1,0 +1,313 @@
+//! The login manager: configured once, registered on the `App` as app data, with its
+//! middleware for the work done at response time.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::http::header::HeaderValue;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::LoginError;
+use crate::loader::{DynRequestLoader, DynUserLoader, RequestLoader, UserLoader};
+use crate::middleware::LoginMiddleware;
+use crate::user::{AnonymousUser, AuthUser, SharedUser};
+
+type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
+type Translator = Arc<dyn Fn(&str, &HttpRequest) -> String + Send + Sync>;
+type AnonymousFactory = Arc<dyn Fn() -> SharedUser + Send + Sync>;
+
+/// A message flashed to the login page, with its category (Flask's `flash(message, category)`).
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    pub(crate) text: String,
+    pub(crate) category: String,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) loader: Arc<dyn DynUserLoader>,
+    pub(crate) request_loader: Option<Arc<dyn DynRequestLoader>>,
+    pub(crate) anonymous: AnonymousFactory,
+    pub(crate) anonymous_type: &'static str,
+    pub(crate) login_view: Option<String>,
+    pub(crate) login_message: Option<Message>,
+    pub(crate) refresh_view: Option<String>,
+    pub(crate) refresh_message: Option<Message>,
+    pub(crate) unauthorized_handler: Option<Handler>,
+    pub(crate) refresh_handler: Option<Handler>,
+    pub(crate) translator: Option<Translator>,
+    pub(crate) next_field: String,
+    pub(crate) use_session_for_next: bool,
+    pub(crate) www_authenticate: Option<HeaderValue>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    /// Set when the middleware is built into an app: extractors refuse to work without it.
+    pub(crate) middleware_installed: AtomicBool,
+}
+
+/// Remembers who is logged in, loads them once per request, and decides what anonymous users
+/// see. Flask-Login's `LoginManager`.
+///
+/// Build it once with the user loader, then register it on every `App`, as app data and as
+/// middleware, outside actix-session's `SessionMiddleware`:
+///
+/// ```
+/// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+/// use actix_web::{App, cookie::Key};
+/// use login_runtime::{AuthUser, LoginManager, user_loader};
+///
+/// #[derive(AuthUser)]
+/// struct User { id: u64 }
+///
+/// #[user_loader]
+/// async fn load_user(id: u64) -> Option<User> {
+///     (id == 1).then(|| User { id })
+/// }
+///
+/// let login = LoginManager::new(load_user)
+///     .login_view("/login")
+///     .login_message("Please log in to see this page.", "info");
+/// let key = Key::generate();
+/// let app = App::new()
+///     .app_data(login.clone())
+///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key))
+///     .wrap(login.middleware());
+/// ```
+#[derive(Clone)]
+pub struct LoginManager {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LoginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.shared.settings;
+        f.debug_struct("LoginManager")
+            .field("user", &s.loader.user_type())
+            .field("anonymous_user", &s.anonymous_type)
+            .field("login_view", &s.login_view)
+            .field("refresh_view", &s.refresh_view)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginManager {
+    /// A manager that loads users with `loader` (a [`#[user_loader]`](macro@crate::user_loader)
+    /// function).
+    ///
+    /// Defaults as Flask-Login's: no login view (anonymous users get a 401), the message
+    /// "Please log in to access this page." in category `message`, the default
+    /// [`AnonymousUser`].
+    pub fn new<L: UserLoader>(loader: L) -> Self {
+        let settings = Settings {
+            loader: Arc::new(loader),
+            request_loader: None,
+            anonymous: Arc::new(|| Rc::new(AnonymousUser) as SharedUser),
+            anonymous_type: std::any::type_name::<AnonymousUser>(),
+            login_view: None,
+            login_message: Some(Message {
+                text: "Please log in to access this page.".into(),
+                category: "message".into(),
+            }),
+            refresh_view: None,
+            refresh_message: Some(Message {
+                text: "Please reauthenticate to access this page.".into(),
+                category: "message".into(),
+            }),
+            unauthorized_handler: None,
+            refresh_handler: None,
+            translator: None,
+            next_field: "next".into(),
+            use_session_for_next: false,
+            www_authenticate: None,
+            clock: Arc::new(SystemClock),
+        };
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                middleware_installed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        // Configuration happens before the manager is shared; should a clone exist, it keeps
+        // its own settings.
+        if Arc::get_mut(&mut self.shared).is_none() {
+            let settings = self.shared.settings.clone();
+            self.shared = Arc::new(Shared {
+                settings,
+                middleware_installed: AtomicBool::new(false),
+            });
+        }
+        &mut Arc::get_mut(&mut self.shared)
+            .expect("unique after the copy above")
+            .settings
+    }
+
+    /// Also load users from the request itself (API keys, `Authorization` headers) when the
+    /// session holds no login: a [`#[request_loader]`](macro@crate::request_loader) function.
+    pub fn request_loader<L: RequestLoader>(mut self, loader: L) -> Self {
+        self.settings_mut().request_loader = Some(Arc::new(loader));
+        self
+    }
+
+    /// Where anonymous users are sent: a path (`/login`) or a full URL. Without one, they get a
+    /// 401.
+    pub fn login_view(mut self, url: impl Into<String>) -> Self {
+        self.settings_mut().login_view = Some(url.into());
+        self
+    }
+
+    /// The message flashed to the login page, and its category.
+    pub fn login_message(mut self, text: impl Into<String>, category: impl Into<String>) -> Self {
+        self.settings_mut().login_message = Some(Message {
+            text: text.into(),
+            category: category.into(),
+        });
+        self
+    }
+
+    /// Flash nothing when redirecting to the login view.
+    pub fn without_login_message(mut self) -> Self {
+        self.settings_mut().login_message = None;
+        self
+    }
+
+    /// Where users whose login is not fresh are sent to log in again (for
+    /// [`#[fresh_login_required]`](macro@crate::fresh_login_required)). Without one, they get a
+    /// 401.
+    pub fn refresh_view(mut self, url: impl Into<String>) -> Self {
+        self.settings_mut().refresh_view = Some(url.into());
+        self
+    }
+
+    /// The message flashed to the refresh view, and its category.
+    pub fn needs_refresh_message(
+        mut self,
+        text: impl Into<String>,
+        category: impl Into<String>,
+    ) -> Self {
+        self.settings_mut().refresh_message = Some(Message {
+            text: text.into(),
+            category: category.into(),
+        });
+        self
+    }
+
+    /// Flash nothing when redirecting to the refresh view.
+    pub fn without_needs_refresh_message(mut self) -> Self {
+        self.settings_mut().refresh_message = None;
+        self
+    }
+
+    /// Replaces the default [`AnonymousUser`]: `CurrentUser<User, Guest>` then yields a `Guest`
+    /// for visitors who are not logged in.
+    pub fn anonymous_user<A: AuthUser>(
+        mut self,
+        factory: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Self {
+        let settings = self.settings_mut();
+        settings.anonymous = Arc::new(move || Rc::new(factory()) as SharedUser);
+        settings.anonymous_type = std::any::type_name::<A>();
+        self
+    }
+
+    /// Answers anonymous users with this response instead of the redirect or 401 (Flask's
+    /// `unauthorized_handler`).
+    pub fn unauthorized_handler(
+        mut self,
+        handler: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.settings_mut().unauthorized_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers users whose login is not fresh with this response (Flask's
+    /// `needs_refresh_handler`).
+    pub fn needs_refresh_handler(
+        mut self,
+        handler: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.settings_mut().refresh_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Translates the login and refresh messages (Flask's `localize_callback`); it gets the
+    /// message and the request, to find the user's language.
+    pub fn message_translator(
+        mut self,
+        translate: impl Fn(&str, &HttpRequest) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.settings_mut().translator = Some(Arc::new(translate));
+        self
+    }
+
+    /// The query parameter that carries the page to return to (default `next`).
+    pub fn next_field(mut self, name: impl Into<String>) -> Self {
+        self.settings_mut().next_field = name.into();
+        self
+    }
+
+    /// Keep `next` in the session instead of the login URL's query string (Flask's
+    /// `USE_SESSION_FOR_NEXT`). [`next_url`](crate::next_url) reads it from either.
+    pub fn use_session_for_next(mut self, yes: bool) -> Self {
+        self.settings_mut().use_session_for_next = yes;
+        self
+    }
+
+    /// The `WWW-Authenticate` challenge sent with 401 answers, for APIs whose clients log in
+    /// with a token through the request loader (e.g. `Bearer realm="api"`).
+    ///
+    /// # Panics
+    /// If `challenge` is not a valid header value: that is a programming error found at
+    /// start-up, not a request-time failure.
+    pub fn www_authenticate(mut self, challenge: &str) -> Self {
+        let value = HeaderValue::from_str(challenge)
+            .expect("`www_authenticate` needs a valid header value");
+        self.settings_mut().www_authenticate = Some(value);
+        self
+    }
+
+    /// The clock used for timestamps (fresh logins, timeouts). Tests inject a
+    /// [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.settings_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// The middleware to wrap around the `App`, after actix-session's `SessionMiddleware`
+    /// (so that it runs outside it).
+    pub fn middleware(&self) -> LoginMiddleware {
+        LoginMiddleware::new(self.clone())
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    pub(crate) fn mark_middleware_installed(&self) {
+        self.shared
+            .middleware_installed
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// The manager registered on the app serving `req`, checked to be fully installed.
+    pub(crate) fn from_request(req: &HttpRequest) -> Result<&LoginManager, LoginError> {
+        let manager = req
+            .app_data::<LoginManager>()
+            .ok_or(LoginError::ManagerMissing)?;
+        if !manager.shared.middleware_installed.load(Ordering::Relaxed) {
+            return Err(LoginError::MiddlewareMissing);
+        }
+        Ok(manager)
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.shared.settings.clock.now()
+    }
+}

@@ -1,0 +1,101 @@
+//! The login middleware: response-time work (checking that a login was saved).
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpMessage, ResponseError};
+use pin_project_lite::pin_project;
+
+use crate::error::LoginError;
+use crate::manager::LoginManager;
+use crate::state::{AUTH_KEY, RequestState};
+
+/// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
+/// wrap it around the app after actix-session's `SessionMiddleware`, so that it runs outside
+/// it.
+#[derive(Clone, Debug)]
+pub struct LoginMiddleware {
+    manager: LoginManager,
+}
+
+impl LoginMiddleware {
+    pub(crate) fn new(manager: LoginManager) -> Self {
+        Self { manager }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for LoginMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = actix_web::Error;
+    type Transform = LoginService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        self.manager.mark_middleware_installed();
+        ready(Ok(LoginService { service }))
+    }
+}
+
+#[doc(hidden)]
+pub struct LoginService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for LoginService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = actix_web::Error;
+    type Future = LoginResponse<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        LoginResponse {
+            fut: self.service.call(req),
+        }
+    }
+}
+
+pin_project! {
+    #[doc(hidden)]
+    pub struct LoginResponse<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F, B> Future for LoginResponse<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let res = ready!(self.project().fut.poll(cx))?;
+        let wrote_login = res
+            .request()
+            .extensions()
+            .get::<RequestState>()
+            .is_some_and(|s| s.wrote_login);
+        // actix-session takes the session's state when it saves it: a login still in the
+        // session now was never saved.
+        if wrote_login && res.request().get_session().contains_key(AUTH_KEY) {
+            let error = LoginError::SessionMiddlewareMissing;
+            tracing::error!(%error, "login error");
+            let (req, _) = res.into_parts();
+            let response = error.error_response().map_into_right_body();
+            return Poll::Ready(Ok(ServiceResponse::new(req, response)));
+        }
+        Poll::Ready(Ok(res.map_into_left_body()))
+    }
+}
