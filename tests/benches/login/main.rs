@@ -1,0 +1,45 @@
+//! Benchmark harness for project issue 4 (see BENCHMARKS.md).
+//!
+//! One executable, two roles:
+//!
+//! * `login-bench serve <server-kind> [--redis URL]` — a server with ONE worker
+//!   on a random loopback port; prints `LISTENING <port>` on stdout.
+//! * `login-bench [--smoke] [--callgrind] [--reps N] [--secs S] [--conns C]
+//!   [--only a,b,..]` — the driver: starts every server as a child process,
+//!   alternates the routes over several repetitions, drives them with the
+//!   keep-alive HTTP/1.1 load generator in `client.rs`, reads each server's CPU
+//!   time from /proc/PID/stat and prints the table.
+//!
+//! Run it with `cargo bench -p login-tests --bench login --features bench`
+//! (or `cargo run --release -p login-tests --features bench --bin login-bench`).
+//!
+//! OUR ROUTES: rows 4, 5, 6 and 7b are served by `ours.rs`, compiled only with
+//! the `bench-ours` feature. See the top of that file for what to fill in.
+
+mod client;
+mod driver;
+#[cfg(feature = "bench-ours")]
+mod ours;
+mod servers;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve") {
+        let kind = args.get(1).cloned().unwrap_or_else(|| die("serve needs a server kind"));
+        let redis = flag_value(&args, "--redis");
+        servers::serve(&kind, redis);
+    } else {
+        driver::main(args);
+    }
+}
+
+pub(crate) fn flag_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+pub(crate) fn die(msg: &str) -> ! {
+    eprintln!("login-bench: {msg}");
+    std::process::exit(2)
+}
