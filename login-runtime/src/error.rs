@@ -39,22 +39,21 @@ impl std::fmt::Display for LoginError {
         match self {
             Self::Inactive => f.write_str("the user is not active"),
             Self::NoId => f.write_str("the user has no id (`AuthUser::get_id` returned `None`)"),
-            Self::ManagerMissing => f.write_str(
-                "no `LoginManager` is registered: add `.app_data(login.clone())` to the `App`",
-            ),
-            Self::MiddlewareMissing => f.write_str(
-                "the login middleware is not registered: add `.wrap(login.middleware())` to the `App`",
-            ),
+            Self::ManagerMissing => {
+                f.write_str("no `LoginManager` is registered: add `.app_data(login.clone())` to the `App`")
+            }
+            Self::MiddlewareMissing => {
+                f.write_str("the login middleware is not registered: add `.wrap(login.middleware())` to the `App`")
+            }
             Self::SessionMiddlewareMissing => f.write_str(
                 "the login was not saved: actix-session's `SessionMiddleware` is missing or wrapped \
                  outside the login middleware; register it first: \
                  `App::new().wrap(SessionMiddleware::new(..)).wrap(login.middleware())`",
             ),
             Self::Loader(e) => write!(f, "the user loader failed: {e}"),
-            Self::UserType { expected, found } => write!(
-                f,
-                "an extractor asked for a `{expected}` but the login manager produces `{found}`"
-            ),
+            Self::UserType { expected, found } => {
+                write!(f, "an extractor asked for a `{expected}` but the login manager produces `{found}`")
+            }
             Self::Session(e) => write!(f, "the session could not be used: {e}"),
         }
     }

@@ -103,9 +103,7 @@ impl<U: AuthUser, A: AuthUser> CurrentUser<U, A> {
     }
 }
 
-impl<U: AuthUser + std::fmt::Debug, A: AuthUser + std::fmt::Debug> std::fmt::Debug
-    for CurrentUser<U, A>
-{
+impl<U: AuthUser + std::fmt::Debug, A: AuthUser + std::fmt::Debug> std::fmt::Debug for CurrentUser<U, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::User(u) => f.debug_tuple("User").field(u).finish(),
@@ -115,10 +113,8 @@ impl<U: AuthUser + std::fmt::Debug, A: AuthUser + std::fmt::Debug> std::fmt::Deb
 }
 
 fn typed<U: AuthUser>(user: &SharedUser) -> Result<Rc<U>, LoginError> {
-    downcast::<U>(user).ok_or_else(|| LoginError::UserType {
-        expected: std::any::type_name::<U>(),
-        found: user.type_name(),
-    })
+    downcast::<U>(user)
+        .ok_or_else(|| LoginError::UserType { expected: std::any::type_name::<U>(), found: user.type_name() })
 }
 
 /// The future of [`CurrentUser`] and [`Authenticated`].
@@ -131,14 +127,8 @@ pub struct UserExtract<T> {
 
 impl<T> UserExtract<T> {
     fn new(req: &HttpRequest) -> Self {
-        let user = LoginManager::from_request(req)
-            .map(|m| UserFuture::new(req, m))
-            .map_err(Some);
-        Self {
-            user,
-            req: req.clone(),
-            _out: PhantomData,
-        }
+        let user = LoginManager::from_request(req).map(|m| UserFuture::new(req, m)).map_err(Some);
+        Self { user, req: req.clone(), _out: PhantomData }
     }
 
     fn poll_user(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<SharedUser>, LoginError>> {
@@ -227,9 +217,9 @@ impl<U: AuthUser> Future for UserExtract<Authenticated<U>> {
         Poll::Ready(match this.poll_user(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(error)) => Err(error.logged()),
-            Poll::Ready(Ok(Some(user))) if user.is_authenticated() => typed::<U>(&user)
-                .map(Authenticated)
-                .map_err(LoginError::logged),
+            Poll::Ready(Ok(Some(user))) if user.is_authenticated() => {
+                typed::<U>(&user).map(Authenticated).map_err(LoginError::logged)
+            }
             Poll::Ready(Ok(_)) => match LoginManager::from_request(&this.req) {
                 Ok(manager) => Err(refuse(&this.req, manager, Refusal::Unauthorized)),
                 Err(error) => Err(error.logged()),

@@ -32,20 +32,11 @@ pub struct FlashMessage {
 ///     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish())
 /// }
 /// ```
-pub fn flash(
-    req: &HttpRequest,
-    message: impl Into<String>,
-    category: impl Into<String>,
-) -> Result<(), LoginError> {
+pub fn flash(req: &HttpRequest, message: impl Into<String>, category: impl Into<String>) -> Result<(), LoginError> {
     let session = req.get_session();
     let mut messages: Vec<FlashMessage> = session.get(FLASH_KEY).ok().flatten().unwrap_or_default();
-    messages.push(FlashMessage {
-        category: category.into(),
-        message: message.into(),
-    });
-    session
-        .insert(FLASH_KEY, messages)
-        .map_err(|e| LoginError::Session(e.to_string()))
+    messages.push(FlashMessage { category: category.into(), message: message.into() });
+    session.insert(FLASH_KEY, messages).map_err(|e| LoginError::Session(e.to_string()))
 }
 
 /// The flashed messages, taken out of the session (Flask's `get_flashed_messages`): they are

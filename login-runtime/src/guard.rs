@@ -73,6 +73,7 @@ fn is_fresh(req: &HttpRequest, manager: &LoginManager, max_age: u64) -> bool {
     if state.source != Some(Source::Session) {
         return false;
     }
+    let max_age = if max_age == 0 { manager.settings().fresh_max_age } else { max_age };
     match state.record.as_ref().and_then(|r| r.fresh_at) {
         None => false,
         Some(_) if max_age == 0 => true,
@@ -92,17 +93,15 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
         };
         match user {
             Err(error) => Some(error.logged()),
-            Ok(Some(user)) if user.is_authenticated() => (R::FRESH
-                && !is_fresh(req, manager, R::MAX_AGE))
-            .then(|| refuse(req, manager, Refusal::NeedsRefresh)),
+            Ok(Some(user)) if user.is_authenticated() => {
+                (R::FRESH && !is_fresh(req, manager, R::MAX_AGE)).then(|| refuse(req, manager, Refusal::NeedsRefresh))
+            }
             Ok(_) => Some(refuse(req, manager, Refusal::Unauthorized)),
         }
     }
 }
 
-impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest
-    for Guarded<T, FRESH, MAX_AGE>
-{
+impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guarded<T, FRESH, MAX_AGE> {
     type Error = actix_web::Error;
     type Future = GuardFuture<T, Need<FRESH, MAX_AGE>>;
 
@@ -142,9 +141,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest
     }
 }
 
-impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future
-    for GuardFuture<T, Need<FRESH, MAX_AGE>>
-{
+impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future for GuardFuture<T, Need<FRESH, MAX_AGE>> {
     type Output = Result<Guarded<T, FRESH, MAX_AGE>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -158,15 +155,11 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future
             if let Some(error) = Self::verdict(this.req, user) {
                 return Poll::Ready(Err(error));
             }
-            this.extract
-                .set(Some(T::from_request(this.req, this.payload)));
+            this.extract.set(Some(T::from_request(this.req, this.payload)));
         }
         match this.extract.as_pin_mut() {
             Some(extract) => extract.poll(cx).map(|r| r.map(Guarded).map_err(Into::into)),
-            None => Poll::Ready(Err(LoginError::Session(
-                "guard polled after completion".into(),
-            )
-            .logged())),
+            None => Poll::Ready(Err(LoginError::Session("guard polled after completion".into()).logged())),
         }
     }
 }

@@ -141,6 +141,7 @@
 
 mod clock;
 mod error;
+mod events;
 mod extract;
 mod flash;
 mod guard;
@@ -148,6 +149,7 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+mod remember;
 mod respond;
 mod state;
 pub mod test;
@@ -160,14 +162,14 @@ pub mod __private;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::LoginError;
+pub use events::{LoginEvent, LoginEventKind};
 pub use extract::{Authenticated, CurrentUser};
 pub use flash::{FlashMessage, FlashMessages, flash};
 pub use loader::{RequestLoader, UserLoader};
-pub use login::{
-    LoginOptions, confirm_login, login_fresh, login_user, login_user_with, logout_user, next_url,
-};
-pub use manager::LoginManager;
+pub use login::{LoginOptions, confirm_login, login_fresh, login_user, login_user_with, logout_user, next_url};
+pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
+pub use remember::RememberMe;
 pub use url::{is_safe_next, login_url, make_next_param};
 pub use user::{AnonymousUser, AuthUser};
 

@@ -72,8 +72,7 @@ impl<U: AuthUser, E: Display + 'static> LoadOutput for Result<Option<U>, E> {
     }
 }
 
-pub(crate) type LoadFuture =
-    futures_core::future::LocalBoxFuture<'static, Result<Option<SharedUser>, LoginError>>;
+pub(crate) type LoadFuture = futures_core::future::LocalBoxFuture<'static, Result<Option<SharedUser>, LoginError>>;
 
 /// A user loader with its types erased, as the manager stores it.
 pub(crate) trait DynUserLoader: Send + Sync {

@@ -6,9 +6,13 @@ use actix_web::HttpRequest;
 use actix_web::web::Query;
 
 use crate::AUTH_KEY;
+use std::time::Duration;
+
 use crate::error::LoginError;
+use crate::events::{LoginEventKind, emit};
 use crate::manager::LoginManager;
-use crate::state::{LoginRecord, Slot, current_record, with_state};
+use crate::remember::Token;
+use crate::state::{CookieOp, LoginRecord, SessionHashed, Slot, Source, current_record, remember_cookie, with_state};
 use crate::url::is_safe_next;
 use crate::user::AuthUser;
 
@@ -22,14 +26,15 @@ pub struct LoginOptions {
     pub force: bool,
     /// Mark the login fresh (the user just proved who they are). Default `true`.
     pub fresh: bool,
+    /// Issue a remember-me cookie (needs [`LoginManager::remember_me`]).
+    pub remember: bool,
+    /// How long this login's remember cookie lasts, instead of the manager's duration.
+    pub duration: Option<Duration>,
 }
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        Self {
-            force: false,
-            fresh: true,
-        }
+        Self { force: false, fresh: true, remember: false, duration: None }
     }
 }
 
@@ -48,6 +53,18 @@ impl LoginOptions {
     /// Whether the login counts as fresh.
     pub fn fresh(mut self, fresh: bool) -> Self {
         self.fresh = fresh;
+        self
+    }
+
+    /// Whether to issue a remember-me cookie.
+    pub fn remember(mut self, remember: bool) -> Self {
+        self.remember = remember;
+        self
+    }
+
+    /// The remember cookie's lifetime for this login.
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
         self
     }
 }
@@ -76,17 +93,31 @@ pub fn login_user<U: AuthUser>(req: &HttpRequest, user: &U) -> Result<(), LoginE
 }
 
 /// Logs `user` in with options (Flask's `login_user(user, force=..., fresh=...)`).
-pub fn login_user_with<U: AuthUser>(
-    req: &HttpRequest,
-    user: &U,
-    options: LoginOptions,
-) -> Result<(), LoginError> {
+pub fn login_user_with<U: AuthUser>(req: &HttpRequest, user: &U, options: LoginOptions) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
     if !options.force && !user.is_active() {
         return Err(LoginError::Inactive);
     }
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    let record = LoginRecord::new(user_id, user, manager.now(), options.fresh);
+    let settings = manager.settings();
+    let cookie = match (&settings.remember, options.remember) {
+        (Some(remember), true) => {
+            let lifetime = options.duration.unwrap_or(remember.duration);
+            let token = Token {
+                user_id: user_id.clone(),
+                expires: manager.now().saturating_add(lifetime.as_secs()),
+                hash_mac: remember.hash_mac(user.session_hash()),
+            };
+            Some(CookieOp::Set { value: remember.encode(&token), lifetime })
+        }
+        (None, true) => {
+            tracing::warn!("`remember` asked for, but no `LoginManager::remember_me` is configured: no cookie issued");
+            None
+        }
+        // A remember cookie of an earlier login must not outlive this one.
+        (_, false) => remember_cookie(req, manager).map(|_| CookieOp::Clear),
+    };
+    let record = LoginRecord::new(req, manager, user_id.clone(), user.hash_digest(), options.fresh);
     let session = req.get_session();
     session.renew();
     record.write(&session)?;
@@ -94,27 +125,58 @@ pub fn login_user_with<U: AuthUser>(
         // The next extractor loads the new user through the loader.
         state.slot = Slot::Unresolved;
         state.record = Some(record);
+        state.source = Some(Source::Session);
         state.wrote_login = true;
+        state.cookie = cookie;
     });
-    tracing::debug!(user_id = user.get_id(), "user logged in");
+    tracing::info!(user_id, "user logged in");
+    let shared: crate::user::SharedUser = std::rc::Rc::new(LoggedInUser { id: user_id, active: user.is_active() });
+    emit(&settings.hooks, req, LoginEventKind::LoggedIn, Some(&shared), None);
     Ok(())
+}
+
+/// What a `LoggedIn` event carries: `login_user` borrows the user, so the event gets its id
+/// and state (the loader's user comes with every later event).
+struct LoggedInUser {
+    id: String,
+    active: bool,
+}
+
+impl AuthUser for LoggedInUser {
+    fn get_id(&self) -> Option<String> {
+        Some(self.id.clone())
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
 }
 
 /// Logs the current user out: removes the login from the session and renews its id. Other
 /// session data (a flash message written right after, a cart) is kept. Safe to call when
 /// nobody is logged in.
 pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
-    LoginManager::from_request(req)?;
+    let manager = LoginManager::from_request(req)?;
     let session = req.get_session();
+    let record = current_record(req)?;
     if session.remove(AUTH_KEY).is_some() {
         session.renew();
     }
-    with_state(req, |state| {
-        state.slot = Slot::Ready(None);
+    let carried_cookie = remember_cookie(req, manager).is_some();
+    let user = with_state(req, |state| {
         state.record = None;
         state.source = None;
         state.wrote_login = false;
+        state.cookie = carried_cookie.then_some(CookieOp::Clear);
+        match std::mem::replace(&mut state.slot, Slot::Ready(None)) {
+            Slot::Ready(user) => user,
+            _ => None,
+        }
     });
+    let user_id = record.map(|r| r.user_id).or_else(|| user.as_ref().and_then(|u| u.get_id()));
+    if user_id.is_some() {
+        tracing::info!(user_id, "user logged out");
+        emit(&manager.settings().hooks, req, LoginEventKind::LoggedOut, user.as_ref(), user_id);
+    }
     Ok(())
 }
 
@@ -129,17 +191,24 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
     let session = req.get_session();
     session.renew();
     record.write(&session)?;
-    with_state(req, |state| state.record = Some(record));
+    let user_id = record.user_id.clone();
+    let user = with_state(req, |state| {
+        state.record = Some(record);
+        state.source = Some(Source::Session);
+        state.wrote_login = true;
+        match &state.slot {
+            Slot::Ready(user) => user.clone(),
+            _ => None,
+        }
+    });
+    emit(&manager.settings().hooks, req, LoginEventKind::LoginConfirmed, user.as_ref(), Some(user_id));
     Ok(())
 }
 
 /// Whether the login in this session is fresh: made by [`login_user`] (or
 /// [`confirm_login`]) in this session, not restored from elsewhere.
 pub fn login_fresh(req: &HttpRequest) -> bool {
-    current_record(req)
-        .ok()
-        .flatten()
-        .is_some_and(|r| r.fresh_at.is_some())
+    current_record(req).ok().flatten().is_some_and(|r| r.fresh_at.is_some())
 }
 
 /// The page to return to after logging in: the `next` query parameter (or the one kept in the
@@ -156,17 +225,10 @@ pub fn login_fresh(req: &HttpRequest) -> bool {
 /// }
 /// ```
 pub fn next_url(req: &HttpRequest) -> Option<String> {
-    let field = req
-        .app_data::<LoginManager>()
-        .map_or("next", |m| m.settings().next_field.as_str());
+    let field = req.app_data::<LoginManager>().map_or("next", |m| m.settings().next_field.as_str());
     let from_query = Query::<Vec<(String, String)>>::from_query(req.query_string())
         .ok()
-        .and_then(|q| {
-            q.into_inner()
-                .into_iter()
-                .find(|(k, _)| k == field)
-                .map(|(_, v)| v)
-        });
+        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == field).map(|(_, v)| v));
     let next = match from_query {
         Some(next) => Some(next),
         None => {

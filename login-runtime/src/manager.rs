@@ -8,10 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse};
 
+use std::future::Future;
+use std::time::Duration;
+
 use crate::clock::{Clock, SystemClock};
 use crate::error::LoginError;
+use crate::events::{Hook, LoginEvent, hook};
 use crate::loader::{DynRequestLoader, DynUserLoader, RequestLoader, UserLoader};
 use crate::middleware::LoginMiddleware;
+use crate::remember::RememberMe;
 use crate::user::{AnonymousUser, AuthUser, SharedUser};
 
 type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
@@ -42,6 +47,32 @@ pub(crate) struct Settings {
     pub(crate) use_session_for_next: bool,
     pub(crate) www_authenticate: Option<HeaderValue>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) remember: Option<RememberMe>,
+    pub(crate) protection: SessionProtection,
+    pub(crate) trust_forwarded_for: bool,
+    pub(crate) fresh_max_age: u64,
+    pub(crate) idle_timeout: Option<u64>,
+    pub(crate) absolute_timeout: Option<u64>,
+    pub(crate) activity_interval: Option<u64>,
+    pub(crate) hooks: Vec<Hook>,
+}
+
+/// How hard the login manager guards a session against being used from another client
+/// (Flask-Login's `session_protection`).
+///
+/// The client is identified by a digest of its address and user agent, recorded at login. A
+/// session without a login never triggers protection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionProtection {
+    /// No checks.
+    Off,
+    /// On a mismatch the login is marked not fresh:
+    /// [`#[fresh_login_required]`](macro@crate::fresh_login_required) handlers then ask for
+    /// the password again. The default, as in Flask-Login.
+    #[default]
+    Basic,
+    /// On a mismatch the login and the remember cookie are dropped; other session data stays.
+    Strong,
 }
 
 pub(crate) struct Shared {
@@ -125,13 +156,16 @@ impl LoginManager {
             use_session_for_next: false,
             www_authenticate: None,
             clock: Arc::new(SystemClock),
+            remember: None,
+            protection: SessionProtection::default(),
+            trust_forwarded_for: false,
+            fresh_max_age: 0,
+            idle_timeout: None,
+            absolute_timeout: None,
+            activity_interval: None,
+            hooks: Vec::new(),
         };
-        Self {
-            shared: Arc::new(Shared {
-                settings,
-                middleware_installed: AtomicBool::new(false),
-            }),
-        }
+        Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
 
     fn settings_mut(&mut self) -> &mut Settings {
@@ -139,14 +173,9 @@ impl LoginManager {
         // its own settings.
         if Arc::get_mut(&mut self.shared).is_none() {
             let settings = self.shared.settings.clone();
-            self.shared = Arc::new(Shared {
-                settings,
-                middleware_installed: AtomicBool::new(false),
-            });
+            self.shared = Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) });
         }
-        &mut Arc::get_mut(&mut self.shared)
-            .expect("unique after the copy above")
-            .settings
+        &mut Arc::get_mut(&mut self.shared).expect("unique after the copy above").settings
     }
 
     /// Also load users from the request itself (API keys, `Authorization` headers) when the
@@ -165,10 +194,7 @@ impl LoginManager {
 
     /// The message flashed to the login page, and its category.
     pub fn login_message(mut self, text: impl Into<String>, category: impl Into<String>) -> Self {
-        self.settings_mut().login_message = Some(Message {
-            text: text.into(),
-            category: category.into(),
-        });
+        self.settings_mut().login_message = Some(Message { text: text.into(), category: category.into() });
         self
     }
 
@@ -187,15 +213,8 @@ impl LoginManager {
     }
 
     /// The message flashed to the refresh view, and its category.
-    pub fn needs_refresh_message(
-        mut self,
-        text: impl Into<String>,
-        category: impl Into<String>,
-    ) -> Self {
-        self.settings_mut().refresh_message = Some(Message {
-            text: text.into(),
-            category: category.into(),
-        });
+    pub fn needs_refresh_message(mut self, text: impl Into<String>, category: impl Into<String>) -> Self {
+        self.settings_mut().refresh_message = Some(Message { text: text.into(), category: category.into() });
         self
     }
 
@@ -207,10 +226,7 @@ impl LoginManager {
 
     /// Replaces the default [`AnonymousUser`]: `CurrentUser<User, Guest>` then yields a `Guest`
     /// for visitors who are not logged in.
-    pub fn anonymous_user<A: AuthUser>(
-        mut self,
-        factory: impl Fn() -> A + Send + Sync + 'static,
-    ) -> Self {
+    pub fn anonymous_user<A: AuthUser>(mut self, factory: impl Fn() -> A + Send + Sync + 'static) -> Self {
         let settings = self.settings_mut();
         settings.anonymous = Arc::new(move || Rc::new(factory()) as SharedUser);
         settings.anonymous_type = std::any::type_name::<A>();
@@ -267,8 +283,7 @@ impl LoginManager {
     /// If `challenge` is not a valid header value: that is a programming error found at
     /// start-up, not a request-time failure.
     pub fn www_authenticate(mut self, challenge: &str) -> Self {
-        let value = HeaderValue::from_str(challenge)
-            .expect("`www_authenticate` needs a valid header value");
+        let value = HeaderValue::from_str(challenge).expect("`www_authenticate` needs a valid header value");
         self.settings_mut().www_authenticate = Some(value);
         self
     }
@@ -277,6 +292,73 @@ impl LoginManager {
     /// [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.settings_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// Enables remember-me cookies: [`LoginOptions::remember`](crate::LoginOptions::remember)
+    /// then issues one, and a request with no login in its session but a valid remember cookie
+    /// is logged back in, not fresh.
+    pub fn remember_me(mut self, remember: RememberMe) -> Self {
+        self.settings_mut().remember = Some(remember);
+        self
+    }
+
+    /// Session protection mode (default [`SessionProtection::Basic`]).
+    pub fn session_protection(mut self, mode: SessionProtection) -> Self {
+        self.settings_mut().protection = mode;
+        self
+    }
+
+    /// Identify clients by the address in `Forwarded`/`X-Forwarded-For` (actix's
+    /// `realip_remote_addr`) instead of the connection's peer address. Turn on only behind a
+    /// proxy that sets these headers itself: clients can forge them.
+    pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
+        self.settings_mut().trust_forwarded_for = trust;
+        self
+    }
+
+    /// Treat fresh logins older than this as stale everywhere ("sudo mode"), for the
+    /// [`#[fresh_login_required]`](macro@crate::fresh_login_required) handlers without their
+    /// own `max_age`.
+    pub fn fresh_max_age(mut self, max_age: Duration) -> Self {
+        self.settings_mut().fresh_max_age = max_age.as_secs().max(1);
+        self
+    }
+
+    /// Ends a login after this long without a request (OWASP ASVS 3.3.2). The time of the last
+    /// request is written to the session at most once per
+    /// [`activity_write_interval`](Self::activity_write_interval), so most requests write
+    /// nothing.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.settings_mut().idle_timeout = Some(timeout.as_secs().max(1));
+        self
+    }
+
+    /// Ends a login this long after it started, however active (OWASP ASVS 3.3.2). A valid
+    /// remember cookie then logs the user back in, not fresh.
+    pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
+        self.settings_mut().absolute_timeout = Some(timeout.as_secs().max(1));
+        self
+    }
+
+    /// How often the time of the last request is written for the idle timeout (default: a
+    /// tenth of the idle timeout, at most a minute). The idle timeout is enforced to within
+    /// this interval.
+    pub fn activity_write_interval(mut self, interval: Duration) -> Self {
+        self.settings_mut().activity_interval = Some(interval.as_secs());
+        self
+    }
+
+    /// Calls `hook` on each [`LoginEvent`] (logged in, logged out, loaded from the remember
+    /// cookie or the request, login confirmed, unauthorized, needs refresh, accessed, session
+    /// protected): audit logs, metrics. The hook runs at once up to its first `.await`; the rest
+    /// is spawned on the worker.
+    pub fn on_event<F, Fut>(mut self, hook_fn: F) -> Self
+    where
+        F: Fn(LoginEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.settings_mut().hooks.push(hook(hook_fn));
         self
     }
 
@@ -291,16 +373,12 @@ impl LoginManager {
     }
 
     pub(crate) fn mark_middleware_installed(&self) {
-        self.shared
-            .middleware_installed
-            .store(true, Ordering::Relaxed);
+        self.shared.middleware_installed.store(true, Ordering::Relaxed);
     }
 
     /// The manager registered on the app serving `req`, checked to be fully installed.
     pub(crate) fn from_request(req: &HttpRequest) -> Result<&LoginManager, LoginError> {
-        let manager = req
-            .app_data::<LoginManager>()
-            .ok_or(LoginError::ManagerMissing)?;
+        let manager = req.app_data::<LoginManager>().ok_or(LoginError::ManagerMissing)?;
         if !manager.shared.middleware_installed.load(Ordering::Relaxed) {
             return Err(LoginError::MiddlewareMissing);
         }
@@ -309,5 +387,11 @@ impl LoginManager {
 
     pub(crate) fn now(&self) -> u64 {
         self.shared.settings.clock.now()
+    }
+
+    /// The interval at which the last request's time is written, when an idle timeout is set.
+    pub(crate) fn activity_interval(&self) -> Option<u64> {
+        let s = &self.shared.settings;
+        s.idle_timeout.map(|idle| s.activity_interval.unwrap_or((idle / 10).clamp(1, 60)))
     }
 }

@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
-use crate::state::{AUTH_KEY, RequestState};
+use crate::state::{AUTH_KEY, CookieOp, RequestState};
 
 /// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
 /// wrap it around the app after actix-session's `SessionMiddleware`, so that it runs outside
@@ -60,9 +60,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        LoginResponse {
-            fut: self.service.call(req),
-        }
+        LoginResponse { fut: self.service.call(req) }
     }
 }
 
@@ -81,12 +79,11 @@ where
     type Output = Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let res = ready!(self.project().fut.poll(cx))?;
-        let wrote_login = res
-            .request()
-            .extensions()
-            .get::<RequestState>()
-            .is_some_and(|s| s.wrote_login);
+        let mut res = ready!(self.project().fut.poll(cx))?;
+        let state = res.request().extensions_mut().get_mut::<RequestState>().map(|s| (s.wrote_login, s.cookie.take()));
+        let Some((wrote_login, cookie)) = state else {
+            return Poll::Ready(Ok(res.map_into_left_body()));
+        };
         // actix-session takes the session's state when it saves it: a login still in the
         // session now was never saved.
         if wrote_login && res.request().get_session().contains_key(AUTH_KEY) {
@@ -95,6 +92,16 @@ where
             let (req, _) = res.into_parts();
             let response = error.error_response().map_into_right_body();
             return Poll::Ready(Ok(ServiceResponse::new(req, response)));
+        }
+        let manager = res.request().app_data::<LoginManager>().cloned();
+        if let (Some(op), Some(remember)) = (cookie, manager.as_ref().and_then(|m| m.settings().remember.as_ref())) {
+            let cookie = match op {
+                CookieOp::Set { value, lifetime } => remember.set_cookie(value, lifetime),
+                CookieOp::Clear => remember.clear_cookie(),
+            };
+            if let Err(error) = res.response_mut().add_cookie(&cookie) {
+                tracing::error!(%error, "could not set the remember cookie");
+            }
         }
         Poll::Ready(Ok(res.map_into_left_body()))
     }

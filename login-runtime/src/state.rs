@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use actix_web::cookie::Cookie;
+
 use crate::error::LoginError;
+use crate::events::{LoginEventKind, emit};
 use crate::loader::LoadFuture;
-use crate::manager::LoginManager;
+use crate::manager::{LoginManager, SessionProtection};
+use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
 
 /// The one session key that holds a login. Other keys the runtime uses: `_flashes` (messages)
@@ -36,15 +40,31 @@ pub(crate) struct LoginRecord {
     /// A digest of the user's session hash at login (never the hash itself).
     #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
     pub(crate) hash: Option<String>,
+    /// When the last request was recorded (only kept with an idle timeout).
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seen_at: Option<u64>,
+    /// Digest of the client's address and user agent, for session protection.
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ident: Option<String>,
 }
 
 impl LoginRecord {
-    pub(crate) fn new(user_id: String, user: &dyn SessionHashed, now: u64, fresh: bool) -> Self {
+    /// A login starting now, for this request's client.
+    pub(crate) fn new(
+        req: &HttpRequest,
+        manager: &LoginManager,
+        user_id: String,
+        hash: Option<String>,
+        fresh: bool,
+    ) -> Self {
+        let now = manager.now();
         Self {
             user_id,
             fresh_at: fresh.then_some(now),
             login_at: now,
-            hash: user.hash_digest(),
+            hash,
+            seen_at: manager.activity_interval().map(|_| now),
+            ident: client_ident(req, manager),
         }
     }
 
@@ -60,9 +80,7 @@ impl LoginRecord {
     }
 
     pub(crate) fn write(&self, session: &Session) -> Result<(), LoginError> {
-        session
-            .insert(AUTH_KEY, self)
-            .map_err(|e| LoginError::Session(e.to_string()))
+        session.insert(AUTH_KEY, self).map_err(|e| LoginError::Session(e.to_string()))
     }
 }
 
@@ -89,10 +107,30 @@ fn hash_matches(record: &LoginRecord, user: &SharedUser) -> bool {
     }
 }
 
+/// The session-protection digest of the client: its address and user agent.
+pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<String> {
+    let settings = manager.settings();
+    if settings.protection == SessionProtection::Off {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    if settings.trust_forwarded_for {
+        hasher.update(req.connection_info().realip_remote_addr().unwrap_or_default());
+    } else if let Some(addr) = req.peer_addr() {
+        hasher.update(addr.ip().to_string());
+    }
+    hasher.update(b"|");
+    if let Some(agent) = req.headers().get(actix_web::http::header::USER_AGENT) {
+        hasher.update(agent.as_bytes());
+    }
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hasher.finalize()[..16]))
+}
+
 /// Where this request's user came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
     Session,
+    Remember(Token),
     Request,
 }
 
@@ -101,6 +139,13 @@ pub(crate) enum Slot {
     Loading(Vec<Waker>),
     Ready(Option<SharedUser>),
     Failed(LoginError),
+}
+
+/// What the login middleware does to the remember cookie at response time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CookieOp {
+    Set { value: String, lifetime: std::time::Duration },
+    Clear,
 }
 
 /// A login that a test asked for (see [`crate::test`]), written into the session when the
@@ -119,18 +164,13 @@ pub(crate) struct RequestState {
     pub(crate) source: Option<Source>,
     /// `login_user` ran: the middleware checks that the session middleware saved it.
     pub(crate) wrote_login: bool,
+    pub(crate) cookie: Option<CookieOp>,
     pub(crate) test_login: Option<TestLogin>,
 }
 
 impl RequestState {
     pub(crate) fn new() -> Self {
-        Self {
-            slot: Slot::Unresolved,
-            record: None,
-            source: None,
-            wrote_login: false,
-            test_login: None,
-        }
+        Self { slot: Slot::Unresolved, record: None, source: None, wrote_login: false, cookie: None, test_login: None }
     }
 }
 
@@ -149,18 +189,32 @@ pub(crate) fn with_state<R>(req: &HttpRequest, f: impl FnOnce(&mut RequestState)
 
 pub(crate) type UserResult = Result<Option<SharedUser>, LoginError>;
 
+/// The remember cookie this request carried, if remember-me is on.
+pub(crate) fn remember_cookie(req: &HttpRequest, manager: &LoginManager) -> Option<Cookie<'static>> {
+    manager.settings().remember.as_ref().and_then(|r| req.cookie(&r.name))
+}
+
+/// Ends the login in this session (timeouts, protection, a vanished user, a changed session
+/// hash): the login key goes, the session id is renewed, other data stays.
+fn end_login(req: &HttpRequest, session: &Session, why: &str) {
+    tracing::info!(reason = why, "ending a login");
+    session.remove(AUTH_KEY);
+    session.renew();
+    with_state(req, |state| state.record = None);
+}
+
+/// A load to run, or the answer without one.
+enum Start {
+    Load { load: LoadFuture, source: Source, record: Option<LoginRecord> },
+    Anonymous,
+}
+
 /// Resolves the current user: from the per-request cache, or by starting the one load of this
 /// request, or by waiting for a load another extractor started.
 pub(crate) enum UserFuture {
     Ready(Option<UserResult>),
-    Leader {
-        load: LoadFuture,
-        req: HttpRequest,
-        source: Source,
-    },
-    Follower {
-        req: HttpRequest,
-    },
+    Leader { load: LoadFuture, req: HttpRequest, source: Source },
+    Follower { req: HttpRequest },
 }
 
 impl UserFuture {
@@ -177,55 +231,108 @@ impl UserFuture {
                 },
             }
         };
-        match Self::start(req, manager, test_login) {
-            Ok(Some((load, source, record))) => {
+        emit(&manager.settings().hooks, req, LoginEventKind::Accessed, None, None);
+        match start(req, manager, test_login) {
+            Ok(Start::Load { load, source, record }) => {
                 with_state(req, |state| {
                     state.slot = Slot::Loading(Vec::new());
                     state.record = record;
-                    state.source = Some(source);
+                    state.source = Some(source.clone());
                 });
-                Self::Leader {
-                    load,
-                    req: req.clone(),
-                    source,
-                }
+                Self::Leader { load, req: req.clone(), source }
             }
-            // Nothing to load: anonymous, decided without any async work. Not cached, since
-            // finding that out again is as cheap as a cache.
-            Ok(None) => Self::Ready(Some(Ok(None))),
+            // Anonymous, decided without any async work. Not cached: finding that out again
+            // is as cheap as a cache.
+            Ok(Start::Anonymous) => Self::Ready(Some(Ok(None))),
             Err(error) => Self::Ready(Some(Err(error))),
         }
     }
+}
 
-    #[allow(clippy::type_complexity)]
-    fn start(
-        req: &HttpRequest,
-        manager: &LoginManager,
-        test_login: Option<TestLogin>,
-    ) -> Result<Option<(LoadFuture, Source, Option<LoginRecord>)>, LoginError> {
-        let settings = manager.settings();
-        let session = req.get_session();
-        let mut record = LoginRecord::read(&session)?;
-        if let (None, Some(test)) = (&record, test_login) {
-            let now = manager.now();
-            let written = LoginRecord {
-                user_id: test.user_id,
-                fresh_at: test.fresh.then_some(now),
-                login_at: now,
-                hash: test.hash,
-            };
-            written.write(&session)?;
-            record = Some(written);
-        }
-        if let Some(record) = record {
-            let load = settings.loader.load(&record.user_id, req);
-            return Ok(Some((load, Source::Session, Some(record))));
-        }
-        if let Some(loader) = &settings.request_loader {
-            return Ok(Some((loader.load(req), Source::Request, None)));
-        }
-        Ok(None)
+/// The synchronous part of loading: read the session, enforce timeouts and session
+/// protection, and pick the loader to run, if any.
+fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<TestLogin>) -> Result<Start, LoginError> {
+    let settings = manager.settings();
+    let session = req.get_session();
+    let mut record = LoginRecord::read(&session)?;
+    if let (None, Some(test)) = (&record, test_login) {
+        let written = LoginRecord::new(req, manager, test.user_id, test.hash, test.fresh);
+        written.write(&session)?;
+        record = Some(written);
     }
+    if let Some(mut rec) = record {
+        let now = manager.now();
+        let seen_at = rec.seen_at.unwrap_or(rec.login_at);
+        if settings.absolute_timeout.is_some_and(|t| now.saturating_sub(rec.login_at) > t) {
+            end_login(req, &session, "absolute timeout");
+        } else if settings.idle_timeout.is_some_and(|t| now.saturating_sub(seen_at) > t) {
+            end_login(req, &session, "idle timeout");
+        } else {
+            let mut changed = false;
+            if let Some(recorded) = &rec.ident
+                && client_ident(req, manager)
+                    .is_some_and(|current| !bool::from(current.as_bytes().ct_eq(recorded.as_bytes())))
+            {
+                match settings.protection {
+                    SessionProtection::Off => {}
+                    SessionProtection::Basic => {
+                        if rec.fresh_at.take().is_some() {
+                            changed = true;
+                        }
+                        emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(rec.user_id.clone()));
+                    }
+                    SessionProtection::Strong => {
+                        end_login(req, &session, "session protection");
+                        emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(rec.user_id.clone()));
+                        if remember_cookie(req, manager).is_some() {
+                            with_state(req, |state| state.cookie = Some(CookieOp::Clear));
+                        }
+                        return next_source(req, manager, false);
+                    }
+                }
+            }
+            if let Some(interval) = manager.activity_interval()
+                && now.saturating_sub(seen_at) >= interval
+            {
+                rec.seen_at = Some(now);
+                changed = true;
+            }
+            if changed {
+                rec.write(&session)?;
+            }
+            let load = settings.loader.load(&rec.user_id, req);
+            return Ok(Start::Load { load, source: Source::Session, record: Some(rec) });
+        }
+    }
+    next_source(req, manager, true)
+}
+
+/// No login in the session: the remember cookie, then the request loader.
+fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool) -> Result<Start, LoginError> {
+    let settings = manager.settings();
+    if remember_allowed
+        && let Some(remember) = &settings.remember
+        && let Some(cookie) = req.cookie(&remember.name)
+    {
+        match remember.decode(cookie.value(), manager.now()) {
+            Some(token) => {
+                let load = settings.loader.load(&token.user_id, req);
+                return Ok(Start::Load { load, source: Source::Remember(token), record: None });
+            }
+            None => {
+                tracing::info!("clearing an invalid or expired remember cookie");
+                with_state(req, |state| state.cookie = Some(CookieOp::Clear));
+            }
+        }
+    }
+    request_loader(req, manager)
+}
+
+fn request_loader(req: &HttpRequest, manager: &LoginManager) -> Result<Start, LoginError> {
+    Ok(match &manager.settings().request_loader {
+        Some(loader) => Start::Load { load: loader.load(req), source: Source::Request, record: None },
+        None => Start::Anonymous,
+    })
 }
 
 impl Future for UserFuture {
@@ -234,20 +341,28 @@ impl Future for UserFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<UserResult> {
         let this = self.get_mut();
         match this {
-            Self::Ready(result) => {
-                Poll::Ready(result.take().expect("UserFuture polled after completion"))
-            }
-            Self::Leader { load, req, source } => {
+            Self::Ready(result) => Poll::Ready(result.take().expect("UserFuture polled after completion")),
+            Self::Leader { load, req, source } => loop {
                 let result = match load.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
-                let result = result.and_then(|user| accept(req, *source, user));
-                let waiters = {
-                    let mut ext = req.extensions_mut();
-                    let state = ext
-                        .get_mut::<RequestState>()
-                        .expect("the leader inserted the state");
+                let result = match result.and_then(|user| accept(req, source, user)) {
+                    // A remember cookie that did not work does not stop the request loader
+                    // (Flask-Login #901).
+                    Ok(None) if matches!(source, Source::Remember(_)) => {
+                        let manager = LoginManager::from_request(req)?;
+                        if let Start::Load { load: next, source: next_source, .. } = request_loader(req, manager)? {
+                            *load = next;
+                            *source = next_source.clone();
+                            with_state(req, |state| state.source = Some(next_source));
+                            continue;
+                        }
+                        Ok(None)
+                    }
+                    other => other,
+                };
+                let waiters = with_state(req, |state| {
                     let slot = match &result {
                         Ok(user) => Slot::Ready(user.clone()),
                         Err(error) => Slot::Failed(error.clone()),
@@ -256,10 +371,10 @@ impl Future for UserFuture {
                         Slot::Loading(waiters) => waiters,
                         _ => Vec::new(),
                     }
-                };
+                });
                 waiters.into_iter().for_each(Waker::wake);
-                Poll::Ready(result)
-            }
+                return Poll::Ready(result);
+            },
             Self::Follower { req } => {
                 let mut ext = req.extensions_mut();
                 let Some(state) = ext.get_mut::<RequestState>() else {
@@ -283,30 +398,69 @@ impl Future for UserFuture {
     }
 }
 
-/// Checks a freshly loaded user against the login record; a user that vanished or whose
-/// session hash changed logs this session out.
-fn accept(req: &HttpRequest, source: Source, user: Option<SharedUser>) -> UserResult {
-    if source != Source::Session {
-        return Ok(user);
+/// Checks a freshly loaded user against where it came from.
+fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
+    let manager = LoginManager::from_request(req)?;
+    let settings = manager.settings();
+    match source {
+        Source::Request => {
+            if let Some(user) = &user {
+                emit(&settings.hooks, req, LoginEventKind::LoadedFromRequest, Some(user), None);
+            }
+            Ok(user)
+        }
+        Source::Session => {
+            let record = req.extensions().get::<RequestState>().and_then(|s| s.record.clone());
+            match (user, record) {
+                (Some(user), Some(record)) if hash_matches(&record, &user) => {
+                    refresh_remember_cookie(req, manager, &user);
+                    Ok(Some(user))
+                }
+                _ => {
+                    // The user vanished, or their session hash changed (a password change, a
+                    // "log out everywhere"): this login is over.
+                    end_login(req, &req.get_session(), "user gone or session hash changed");
+                    Ok(None)
+                }
+            }
+        }
+        Source::Remember(token) => {
+            let remember = settings.remember.as_ref().expect("a remember source needs remember-me settings");
+            let Some(user) = user.filter(|u| remember.hash_matches(token, u.session_hash())) else {
+                tracing::info!("clearing a remember cookie whose user is gone or whose session hash changed");
+                with_state(req, |state| state.cookie = Some(CookieOp::Clear));
+                return Ok(None);
+            };
+            // A new login, not fresh, with a new session id; the client identifier is stored
+            // so that strong protection keeps this session (Flask-Login #248, #685).
+            let record = LoginRecord::new(req, manager, token.user_id.clone(), user.hash_digest(), false);
+            let session = req.get_session();
+            session.renew();
+            record.write(&session)?;
+            with_state(req, |state| state.record = Some(record));
+            emit(&settings.hooks, req, LoginEventKind::LoadedFromCookie, Some(&user), None);
+            refresh_remember_cookie(req, manager, &user);
+            Ok(Some(user))
+        }
     }
-    let record = req
-        .extensions()
-        .get::<RequestState>()
-        .and_then(|s| s.record.clone());
-    let valid = match (&user, &record) {
-        (Some(user), Some(record)) => hash_matches(record, user),
-        _ => false,
-    };
-    if valid {
-        return Ok(user);
+}
+
+/// With `refresh_each_request`, re-issues a valid remember cookie the request carried (and
+/// only then: Flask-Login #424 gave everyone a year-long cookie).
+fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &SharedUser) {
+    let Some(remember) = manager.settings().remember.as_ref().filter(|r| r.refresh_each_request) else { return };
+    let Some(cookie) = req.cookie(&remember.name) else { return };
+    let now = manager.now();
+    let Some(token) = remember.decode(cookie.value(), now) else { return };
+    if user.get_id().as_deref() != Some(token.user_id.as_str()) || !remember.hash_matches(&token, user.session_hash()) {
+        return;
     }
-    tracing::info!(
-        user_id = record.as_ref().map(|r| r.user_id.as_str()),
-        "ending a login whose user no longer exists or whose session hash changed"
-    );
-    req.get_session().remove(AUTH_KEY);
-    with_state(req, |state| state.record = None);
-    Ok(None)
+    let value = remember.encode(&Token { expires: now.saturating_add(remember.duration.as_secs()), ..token });
+    with_state(req, |state| {
+        if state.cookie.is_none() {
+            state.cookie = Some(CookieOp::Set { value, lifetime: remember.duration });
+        }
+    });
 }
 
 /// The login record in force for this request, as the session has it now.

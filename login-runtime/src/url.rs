@@ -24,8 +24,7 @@ fn split(url: &str) -> Parts<'_> {
     let scheme_end = rest.find(':').filter(|&i| {
         let s = &rest[..i];
         s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     });
     let (scheme, rest) = match scheme_end {
         Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -38,13 +37,7 @@ fn split(url: &str) -> Parts<'_> {
         }
         None => (None, rest),
     };
-    Parts {
-        scheme,
-        netloc,
-        path,
-        query,
-        fragment,
-    }
+    Parts { scheme, netloc, path, query, fragment }
 }
 
 /// Percent-encodes like Python's `quote_plus`: letters, digits and `_.-~` stay, a space
@@ -53,9 +46,7 @@ pub(crate) fn quote_plus(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 2);
     for &b in s.as_bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(b as char)
-            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -74,11 +65,7 @@ fn unquote_plus(s: &str) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let bytes: Vec<u8> = s.replace('+', " ").into_bytes();
-    Cow::Owned(
-        percent_encoding::percent_decode(&bytes)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
+    Cow::Owned(percent_encoding::percent_decode(&bytes).decode_utf8_lossy().into_owned())
 }
 
 /// The value Flask-Login puts in `next`: the current URL's path and query when the login view
@@ -144,12 +131,7 @@ pub fn login_url(login_view: &str, next_url: Option<&str>, next_field: &str) -> 
     }
     out.push_str(parts.path);
     out.push('?');
-    for pair in parts
-        .query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for pair in parts.query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let key = pair.split_once('=').map_or(pair, |(k, _)| k);
         if unquote_plus(key) != next_field {
             out.push_str(pair);
@@ -184,11 +166,7 @@ pub fn login_url(login_view: &str, next_url: Option<&str>, next_field: &str) -> 
 /// ```
 pub fn is_safe_next(next: &str) -> bool {
     // The raw value goes into a `Location` header: nothing but a plain local path.
-    if !starts_as_local_path(next)
-        || next
-            .chars()
-            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
-    {
+    if !starts_as_local_path(next) || next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) {
         return false;
     }
     // Whoever decodes it later must not find another host or a header break in it. Each round
@@ -219,81 +197,39 @@ mod tests {
     #[test]
     fn flask_login_url_cases() {
         // Ported from Flask-Login's test_login_url_generation{,_with_view}.
+        assert_eq!(login_url("/login", Some("http://localhost/protected"), "next"), "/login?next=%2Fprotected");
         assert_eq!(
-            login_url("/login", Some("http://localhost/protected"), "next"),
-            "/login?next=%2Fprotected"
-        );
-        assert_eq!(
-            login_url(
-                "https://auth.localhost/login",
-                Some("http://localhost/protected"),
-                "next"
-            ),
+            login_url("https://auth.localhost/login", Some("http://localhost/protected"), "next"),
             "https://auth.localhost/login?next=http%3A%2F%2Flocalhost%2Fprotected"
         );
         assert_eq!(
-            login_url(
-                "/login?affil=cgnu",
-                Some("http://localhost/protected"),
-                "next"
-            ),
+            login_url("/login?affil=cgnu", Some("http://localhost/protected"), "next"),
             "/login?affil=cgnu&next=%2Fprotected"
         );
-        assert_eq!(
-            login_url("/login?next=%2Fold", Some("/new"), "next"),
-            "/login?next=%2Fnew"
-        );
-        assert_eq!(
-            login_url("/login", Some("/x"), "return_to"),
-            "/login?return_to=%2Fx"
-        );
-        assert_eq!(
-            login_url("/login#f", Some("/x"), "next"),
-            "/login?next=%2Fx#f"
-        );
+        assert_eq!(login_url("/login?next=%2Fold", Some("/new"), "next"), "/login?next=%2Fnew");
+        assert_eq!(login_url("/login", Some("/x"), "return_to"), "/login?return_to=%2Fx");
+        assert_eq!(login_url("/login#f", Some("/x"), "next"), "/login?next=%2Fx#f");
     }
 
     #[test]
     fn next_param_cases() {
-        assert_eq!(
-            make_next_param("/login", "http://localhost/p?q=1"),
-            "/p?q=1"
-        );
-        assert_eq!(
-            make_next_param("http://localhost/login", "http://localhost/p"),
-            "/p"
-        );
-        assert_eq!(
-            make_next_param("http://other/login", "http://localhost/p"),
-            "http://localhost/p"
-        );
-        assert_eq!(
-            make_next_param("https://localhost/login", "http://localhost/p"),
-            "http://localhost/p"
-        );
+        assert_eq!(make_next_param("/login", "http://localhost/p?q=1"), "/p?q=1");
+        assert_eq!(make_next_param("http://localhost/login", "http://localhost/p"), "/p");
+        assert_eq!(make_next_param("http://other/login", "http://localhost/p"), "http://localhost/p");
+        assert_eq!(make_next_param("https://localhost/login", "http://localhost/p"), "http://localhost/p");
         assert_eq!(make_next_param("/login", "/p?"), "/p");
     }
 
     #[test]
     fn quote_plus_matches_python() {
-        assert_eq!(
-            quote_plus("/a b/ü?x=1&y=~"),
-            "%2Fa+b%2F%C3%BC%3Fx%3D1%26y%3D~"
-        );
+        assert_eq!(quote_plus("/a b/ü?x=1&y=~"), "%2Fa+b%2F%C3%BC%3Fx%3D1%26y%3D~");
     }
 
     #[test]
     fn safe_next_accepts_local_paths() {
-        for ok in [
-            "/",
-            "/profile",
-            "/a/b?c=d&e=%20f",
-            "/search?q=caf%C3%A9#top",
-            "/ünï",
-            "/a%2Fb",
-            "/q?x=%20y",
-            "/a%5Cb",
-        ] {
+        for ok in
+            ["/", "/profile", "/a/b?c=d&e=%20f", "/search?q=caf%C3%A9#top", "/ünï", "/a%2Fb", "/q?x=%20y", "/a%5Cb"]
+        {
             assert!(is_safe_next(ok), "{ok} should be safe");
         }
     }

@@ -1,0 +1,280 @@
+//! The remember-me cookie: logs a user back in when their session is gone.
+//!
+//! The token is `base64url(payload) "." base64url(HMAC-SHA256(key, payload))`, where the
+//! payload holds a version, the expiry (enforced here, not only by the browser), a MAC of the
+//! user's session hash (never the hash itself) and the user id. Changing the session hash (a
+//! password change) invalidates every remember cookie of that user.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const VERSION: &str = "1";
+
+/// Settings of the remember-me cookie (Flask-Login's `REMEMBER_COOKIE_*`), given to
+/// [`LoginManager::remember_me`](crate::LoginManager::remember_me).
+///
+/// Defaults: name `remember_token`, 365 days, path `/`, no domain, `Secure`, `HttpOnly`,
+/// `SameSite=Lax`, not refreshed on each request.
+///
+/// ```
+/// use std::time::Duration;
+/// use login_runtime::RememberMe;
+///
+/// let key = [7u8; 64]; // load a secret of 32 bytes or more, distinct from the session key
+/// let remember = RememberMe::new(&key)
+///     .name("__Host-remember")
+///     .duration(Duration::from_secs(30 * 24 * 3600))
+///     .refresh_each_request(true);
+/// ```
+#[derive(Clone)]
+pub struct RememberMe {
+    key: Vec<u8>,
+    pub(crate) name: String,
+    pub(crate) duration: Duration,
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) refresh_each_request: bool,
+}
+
+impl std::fmt::Debug for RememberMe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RememberMe")
+            .field("name", &self.name)
+            .field("duration", &self.duration)
+            .field("domain", &self.domain)
+            .field("path", &self.path)
+            .field("secure", &self.secure)
+            .field("http_only", &self.http_only)
+            .field("same_site", &self.same_site)
+            .field("refresh_each_request", &self.refresh_each_request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The checked content of a remember cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) user_id: String,
+    pub(crate) expires: u64,
+    /// MAC of the user's session hash at login; empty when the user had none.
+    pub(crate) hash_mac: String,
+}
+
+impl RememberMe {
+    /// Remember-me cookies authenticated with `key`.
+    ///
+    /// # Panics
+    /// If the key is shorter than 32 bytes: a start-up mistake, not a request-time failure.
+    pub fn new(key: impl AsRef<[u8]>) -> Self {
+        let key = key.as_ref();
+        assert!(key.len() >= 32, "the remember-me key needs at least 32 bytes, got {}", key.len());
+        Self {
+            key: key.to_vec(),
+            name: "remember_token".into(),
+            duration: Duration::from_secs(365 * 24 * 3600),
+            domain: None,
+            path: "/".into(),
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            refresh_each_request: false,
+        }
+    }
+
+    /// The cookie's name (default `remember_token`; `__Host-` names need the default path, no
+    /// domain and `Secure`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How long a remember cookie lasts (default 365 days); a login may choose its own with
+    /// [`LoginOptions::duration`](crate::LoginOptions::duration).
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// The cookie's `Domain` (default none: this host only).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The cookie's `Path` (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The `Secure` attribute (default on; turn off only for plain-http development).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The `HttpOnly` attribute (default on).
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// The `SameSite` attribute (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Re-issue the cookie, with a new expiry, on every request that carried a valid one
+    /// (default off). Requests without the cookie never get one.
+    pub fn refresh_each_request(mut self, refresh: bool) -> Self {
+        self.refresh_each_request = refresh;
+        self
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+    }
+
+    /// A MAC of the user's session hash: what the cookie carries in its place.
+    pub(crate) fn hash_mac(&self, session_hash: Option<&[u8]>) -> String {
+        let Some(hash) = session_hash else { return String::new() };
+        let mut mac = self.mac();
+        mac.update(b"login-runtime session hash\0");
+        mac.update(hash);
+        B64.encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    pub(crate) fn encode(&self, token: &Token) -> String {
+        let payload = format!("{VERSION}|{}|{}|{}", token.expires, token.hash_mac, token.user_id);
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        format!("{}.{}", B64.encode(payload), B64.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The token in `value`, if it is authentic and not expired at `now`.
+    pub(crate) fn decode(&self, value: &str, now: u64) -> Option<Token> {
+        let (payload, tag) = value.split_once('.')?;
+        let payload = B64.decode(payload).ok()?;
+        let tag = B64.decode(tag).ok()?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        mac.verify_slice(&tag).ok()?; // constant-time
+        let payload = String::from_utf8(payload).ok()?;
+        let mut parts = payload.splitn(4, '|');
+        if parts.next()? != VERSION {
+            return None;
+        }
+        let expires: u64 = parts.next()?.parse().ok()?;
+        let hash_mac = parts.next()?.to_owned();
+        let user_id = parts.next()?.to_owned();
+        (now < expires).then_some(Token { user_id, expires, hash_mac })
+    }
+
+    /// Whether a token still matches the user's session hash (constant-time).
+    pub(crate) fn hash_matches(&self, token: &Token, session_hash: Option<&[u8]>) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.hash_mac(session_hash);
+        expected.len() == token.hash_mac.len() && bool::from(expected.as_bytes().ct_eq(token.hash_mac.as_bytes()))
+    }
+
+    fn base_cookie(&self, value: String) -> Cookie<'static> {
+        let mut cookie = Cookie::new(self.name.clone(), value);
+        cookie.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(self.same_site);
+        cookie
+    }
+
+    pub(crate) fn set_cookie(&self, value: String, lifetime: Duration) -> Cookie<'static> {
+        let mut cookie = self.base_cookie(value);
+        cookie.set_max_age(time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)));
+        cookie
+    }
+
+    /// The clearing cookie repeats domain, path, `Secure` and `SameSite`, or browsers keep the
+    /// original (Flask-Login #683).
+    pub(crate) fn clear_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.base_cookie(String::new());
+        cookie.make_removal();
+        cookie
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remember() -> RememberMe {
+        RememberMe::new([42u8; 32])
+    }
+
+    #[test]
+    fn round_trip_with_non_ascii_and_separator_ids() {
+        let r = remember();
+        for id in ["7", "zoë|ünïcödé", "a.b|c"] {
+            let token = Token { user_id: id.into(), expires: 2_000, hash_mac: r.hash_mac(Some(b"pw")) };
+            let value = r.encode(&token);
+            assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");
+            assert_eq!(r.decode(&value, 1_999), Some(token.clone()));
+            assert!(r.hash_matches(&token, Some(b"pw")));
+            assert!(!r.hash_matches(&token, Some(b"new password")));
+            assert!(!r.hash_matches(&token, None));
+        }
+    }
+
+    #[test]
+    fn expiry_is_enforced_by_the_server() {
+        let r = remember();
+        let value = r.encode(&Token { user_id: "1".into(), expires: 100, hash_mac: String::new() });
+        assert!(r.decode(&value, 99).is_some());
+        assert!(r.decode(&value, 100).is_none());
+    }
+
+    #[test]
+    fn tampering_and_other_keys_are_detected() {
+        let r = remember();
+        let value = r.encode(&Token { user_id: "1".into(), expires: 100, hash_mac: String::new() });
+        let (payload, tag) = value.split_once('.').unwrap();
+        let forged_payload = B64.encode("1|100||2");
+        assert!(r.decode(&format!("{forged_payload}.{tag}"), 0).is_none());
+        assert!(r.decode(&format!("{payload}.{}", B64.encode([0u8; 32])), 0).is_none());
+        assert!(RememberMe::new([1u8; 32]).decode(&value, 0).is_none());
+        for junk in ["", ".", "abc", "a.b.c", "!!!.###", &value[1..]] {
+            assert!(r.decode(junk, 0).is_none(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn hash_is_never_in_the_cookie() {
+        let r = remember();
+        let token = Token { user_id: "1".into(), expires: 100, hash_mac: r.hash_mac(Some(b"$argon2id$secret")) };
+        let payload = B64.decode(r.encode(&token).split_once('.').unwrap().0).unwrap();
+        assert!(!String::from_utf8(payload).unwrap().contains("argon2"));
+    }
+
+    #[test]
+    fn clearing_cookie_repeats_attributes() {
+        let r = remember().domain("example.com").path("/app").same_site(SameSite::Strict);
+        let c = r.clear_cookie().to_string();
+        for part in
+            ["remember_token=", "Domain=example.com", "Path=/app", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age=0"]
+        {
+            assert!(c.contains(part), "{c} lacks {part}");
+        }
+    }
+}
