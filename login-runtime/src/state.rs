@@ -213,7 +213,7 @@ enum Start {
 /// request, or by waiting for a load another extractor started.
 pub(crate) enum UserFuture {
     Ready(Option<UserResult>),
-    Leader { load: LoadFuture, req: HttpRequest, source: Source },
+    Leader { load: LoadFuture, req: HttpRequest, source: Source, finished: bool },
     Follower { req: HttpRequest },
 }
 
@@ -239,7 +239,7 @@ impl UserFuture {
                     state.record = record;
                     state.source = Some(source.clone());
                 });
-                Self::Leader { load, req: req.clone(), source }
+                Self::Leader { load, req: req.clone(), source, finished: false }
             }
             // Anonymous, decided without any async work. Not cached: finding that out again
             // is as cheap as a cache.
@@ -342,7 +342,7 @@ impl Future for UserFuture {
         let this = self.get_mut();
         match this {
             Self::Ready(result) => Poll::Ready(result.take().expect("UserFuture polled after completion")),
-            Self::Leader { load, req, source } => loop {
+            Self::Leader { load, req, source, finished } => loop {
                 let result = match load.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
@@ -373,6 +373,7 @@ impl Future for UserFuture {
                     }
                 });
                 waiters.into_iter().for_each(Waker::wake);
+                *finished = true;
                 return Poll::Ready(result);
             },
             Self::Follower { req } => {
@@ -398,6 +399,23 @@ impl Future for UserFuture {
     }
 }
 
+impl Drop for UserFuture {
+    /// A load dropped half-way (its request was cancelled) must not leave other extractors
+    /// waiting on it.
+    fn drop(&mut self) {
+        if let Self::Leader { req, finished: false, .. } = self {
+            let waiters = with_state(req, |state| match std::mem::replace(&mut state.slot, Slot::Unresolved) {
+                Slot::Loading(waiters) => waiters,
+                other => {
+                    state.slot = other;
+                    Vec::new()
+                }
+            });
+            waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
 /// Checks a freshly loaded user against where it came from.
 fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
     let manager = LoginManager::from_request(req)?;
@@ -410,9 +428,12 @@ fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserR
             Ok(user)
         }
         Source::Session => {
-            let record = req.extensions().get::<RequestState>().and_then(|s| s.record.clone());
-            match (user, record) {
-                (Some(user), Some(record)) if hash_matches(&record, &user) => {
+            let valid = |user: &SharedUser| {
+                let ext = req.extensions();
+                ext.get::<RequestState>().and_then(|s| s.record.as_ref()).is_some_and(|r| hash_matches(r, user))
+            };
+            match user {
+                Some(user) if valid(&user) => {
                     refresh_remember_cookie(req, manager, &user);
                     Ok(Some(user))
                 }
