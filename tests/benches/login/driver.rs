@@ -356,8 +356,7 @@ pub fn main(args: Vec<String>) {
     print_machine_header(&opts);
 
     if opts.callgrind {
-        callgrind_mode(&opts, &rt, &active, redis.as_ref());
-        print_skipped(&skipped);
+        callgrind_mode(&opts, &rt, &active, redis.as_ref(), &skipped);
         return;
     }
 
@@ -481,22 +480,23 @@ fn print_machine_header(opts: &Opts) {
         .unwrap_or_default();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!();
+    if opts.callgrind {
+        println!("login-bench: callgrind mode; {ncpu} CPU(s) [{cpu}]");
+        return;
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     println!(
-        "login-bench: {} mode; {} CPU(s) [{}]; {} reps x {:.1}s per row, {} connections, warm-up {:.1}s",
-        if opts.callgrind { "callgrind" } else if opts.smoke { "smoke" } else { "full" },
+        "login-bench: {} mode; {} CPU(s) [{}], load avg {}; {} reps x {:.1}s per row, {} connections, warm-up {:.1}s",
+        if opts.smoke { "smoke" } else { "full" },
         ncpu,
         cpu,
+        load,
         opts.reps,
         opts.secs,
         opts.conns,
         opts.warmup_secs
     );
-}
-
-fn print_skipped(skipped: &[(Row, String)]) {
-    for (r, why) in skipped {
-        println!("| {} | {} | {} |", r.id, r.label, why);
-    }
 }
 
 fn print_table(opts: &Opts, prepared: &[Prepared], samples: &[Vec<Sample>], skipped: &[(Row, String)]) {
@@ -593,7 +593,7 @@ fn row_order(id: &str) -> u32 {
 // callgrind mode: instructions per request
 // ---------------------------------------------------------------------------
 
-fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], redis: Option<&Redis>) {
+fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], redis: Option<&Redis>, skipped: &[(Row, String)]) {
     if which("valgrind").is_none() || which("callgrind_control").is_none() {
         crate::die("--callgrind needs valgrind and callgrind_control (apt-get install valgrind)");
     }
@@ -609,7 +609,11 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
     println!("| row | route | Ir/req | × baseline | Set-Cookie/req | status |");
     println!("|---|---|---|---|---|---|");
     let mut results: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in active {
+    let mut lines: Vec<(u32, String)> = Vec::new();
+    // baselines first so the ratio column is always filled
+    let mut active = active.to_vec();
+    active.sort_by_key(|r| (r.baseline != r.id, row_order(r.id)));
+    for r in &active {
         let out = dir.join(format!("cg.{}.out", r.id));
         let wrapper = vec![
             "valgrind".to_owned(),
@@ -638,7 +642,8 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
             results.insert(r.id, v);
         }
         let base = results.get(r.baseline).copied();
-        println!(
+        eprintln!("callgrind row {} done: {:?} Ir/req", r.id, per.map(|v| v.round()));
+        lines.push((row_order(r.id), format!(
             "| {} | {} | {} | {} | {:.2} | {} |",
             r.id,
             r.label,
@@ -649,8 +654,17 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
             },
             res.set_cookies as f64 / res.requests.max(1) as f64,
             if res.unexpected_status == 0 { format!("{} ok", res.last_status) } else { format!("UNEXPECTED x{}", res.unexpected_status) }
-        );
+        )));
     }
+    for (r, why) in skipped {
+        lines.push((row_order(r.id), format!("| {} | {} | {} | | | |", r.id, r.label, why)));
+    }
+    lines.sort_by_key(|l| l.0);
+    for (_, l) in lines {
+        println!("{l}");
+    }
+    println!();
+    println!("Ir counts user-space instructions of all server threads (kernel time is not counted); × baseline as in the main table.");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -659,6 +673,7 @@ fn callgrind_control(args: &[&str], pid: u32) {
         .args(args)
         .arg(pid.to_string())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status();
     if !matches!(st, Ok(s) if s.success()) {
         eprintln!("callgrind_control {args:?} {pid} failed: {st:?}");
