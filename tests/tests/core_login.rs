@@ -1,0 +1,664 @@
+//! The user loader, the current user, logging in and out, fresh logins, and the test helpers,
+//! through `actix_web::test` with cookies carried from one request to the next.
+
+mod common;
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, test, web};
+use common::{
+    ADA, BOB, Browser, Db, EVE, LoginForm, MemoryStore, SESSION_COOKIE, User, app,
+    app_with_store, manager,
+};
+use login_runtime::test::TestLoginExt;
+use login_runtime::{
+    AnonymousUser, AuthUser, Authenticated, CurrentUser, LoginError, LoginManager, ManualClock,
+    login_user, user_loader,
+};
+
+fn ada() -> LoginForm {
+    LoginForm::new("ada", "lovelace")
+}
+
+/// `CurrentUser` as the handler sees it.
+async fn describe(user: CurrentUser<User>) -> HttpResponse {
+    HttpResponse::Ok().body(format!(
+        "anonymous={} authenticated={} active={} id={:?} name={:?}",
+        user.is_anonymous(),
+        user.is_authenticated(),
+        user.is_active(),
+        user.get_id(),
+        user.user().map(|u| u.name.clone()),
+    ))
+}
+
+// ---- the user loader ----
+
+#[actix_web::test]
+async fn loader_runs_only_when_something_asks_for_the_user() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert_eq!(res.status, 303);
+    assert_eq!(db.loads(), 0, "logging in does not load the user");
+
+    for _ in 0..3 {
+        let res = browser.get(&app, "/").await;
+        assert_eq!(res.status, 200);
+        assert!(res.body.starts_with("home"));
+    }
+    assert_eq!(db.loads(), 0, "a public route never loads the user");
+
+    let res = browser.get(&app, "/whoami").await;
+    assert_eq!(res.body, "user:ada");
+    assert_eq!(db.loads(), 1);
+}
+
+#[actix_web::test]
+async fn loader_runs_once_per_request_for_guard_current_user_and_authenticated() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+
+    let res = browser.get(&app, "/all-at-once").await;
+    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "1 1"));
+    assert_eq!(db.loads(), 1, "guard + CurrentUser + Authenticated share one load");
+
+    // Once per request, not once per session.
+    browser.get(&app, "/all-at-once").await;
+    assert_eq!(db.loads(), 2);
+}
+
+#[actix_web::test]
+async fn anonymous_requests_never_call_the_loader() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+    assert_eq!(db.loads(), 0);
+}
+
+#[actix_web::test]
+async fn loader_error_is_a_500_not_an_anonymous_user() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+
+    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let res = browser.get(&app, "/whoami").await;
+    assert_eq!(res.status, 500);
+    assert!(!res.body.contains("database"), "the error stays in the log: {}", res.body);
+    let res = browser.get(&app, "/secret").await;
+    assert_eq!(res.status, 500, "a failing loader is no reason to redirect to the login page");
+
+    // The login survived the outage.
+    db.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
+}
+
+#[actix_web::test]
+async fn loader_returning_none_ends_the_login() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+
+    let ada_user = db.remove(ADA).unwrap();
+    let res = browser.get(&app, "/whoami").await;
+    assert_eq!(res.body, "anonymous");
+    assert!(
+        res.set_cookies.contains_key(SESSION_COOKIE),
+        "the session drops the login"
+    );
+    let loads = db.loads();
+
+    // The user comes back: the session no longer names them.
+    db.insert(ada_user);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+    assert_eq!(db.loads(), loads, "no login left to load");
+}
+
+#[actix_web::test]
+async fn loader_extractor_failure_is_a_500() {
+    // The loader takes `web::Data<Db>`: an app without it cannot load anyone.
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        actix_web::App::new()
+            .app_data(login.clone())
+            .wrap(actix_session::SessionMiddleware::new(
+                actix_session::storage::CookieSessionStore::default(),
+                common::key(),
+            ))
+            .wrap(login.middleware())
+            .configure(common::routes),
+    )
+    .await;
+    let req = test::TestRequest::get()
+        .uri("/whoami")
+        .to_request()
+        .with_login(&db.user(ADA));
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), 500);
+}
+
+#[derive(Clone, Debug, AuthUser)]
+struct Member {
+    id: String,
+}
+
+#[user_loader]
+async fn load_member(id: String) -> Option<Member> {
+    id.ends_with("@example.com").then_some(Member { id })
+}
+
+async fn member_login(req: HttpRequest, id: web::Path<String>) -> actix_web::Result<HttpResponse> {
+    login_user(&req, &Member { id: id.into_inner() })?;
+    Ok(HttpResponse::Ok().body("logged in"))
+}
+
+#[actix_web::test]
+async fn loader_with_a_string_id() {
+    let login = LoginManager::new(load_member);
+    let app = test::init_service(
+        actix_web::App::new()
+            .app_data(login.clone())
+            .wrap(actix_session::SessionMiddleware::new(
+                actix_session::storage::CookieSessionStore::default(),
+                common::key(),
+            ))
+            .wrap(login.middleware())
+            .route("/login/{id}", web::post().to(member_login))
+            .route(
+                "/whoami",
+                web::get().to(|user: CurrentUser<Member>| async move {
+                    user.get_id().unwrap_or_else(|| "anonymous".into())
+                }),
+            ),
+    )
+    .await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    let res = browser.post(&app, "/login/ada%20l@example.com").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "ada l@example.com");
+}
+
+#[actix_web::test]
+async fn stored_id_that_does_not_parse_is_anonymous() {
+    // The loader takes a `u64`; a login stored as "not-a-number" names nobody.
+    let db = Db::seeded();
+    let app = test::init_service(
+        app(&manager(), &db).route("/login/{id}", web::post().to(member_login)),
+    )
+    .await;
+    let browser = Browser::new();
+    let res = browser.post(&app, "/login/not-a-number").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+    assert_eq!(db.loads(), 0, "an id that does not parse is not looked up");
+
+    // Sanity: a parsable id is looked up (and then refused: that `Member` recorded no
+    // session hash, bob has one).
+    let browser = Browser::new();
+    browser.post(&app, "/login/2").await;
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(db.loads(), 1);
+}
+
+// ---- the current user ----
+
+#[actix_web::test]
+async fn current_user_is_the_anonymous_user_when_nobody_is_logged_in() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe)))
+        .await;
+    let browser = Browser::new();
+    let res = browser.get(&app, "/describe").await;
+    assert_eq!(
+        res.body,
+        "anonymous=true authenticated=false active=false id=None name=None"
+    );
+
+    browser.login(&app, "/login", &ada()).await;
+    let res = browser.get(&app, "/describe").await;
+    assert_eq!(
+        res.body,
+        "anonymous=false authenticated=true active=true id=Some(\"1\") name=Some(\"ada\")"
+    );
+}
+
+#[actix_web::test]
+async fn anonymous_user_type_is_the_default_one() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route(
+        "/anon",
+        web::get().to(|user: CurrentUser<User, AnonymousUser>| async move {
+            format!("{:?}", user.anonymous())
+        }),
+    ))
+    .await;
+    assert_eq!(
+        Browser::new().get(&app, "/anon").await.body,
+        "Some(AnonymousUser)"
+    );
+}
+
+#[derive(Clone, Debug)]
+struct Guest {
+    name: String,
+}
+
+impl AuthUser for Guest {
+    fn get_id(&self) -> Option<String> {
+        None
+    }
+    fn is_authenticated(&self) -> bool {
+        false
+    }
+    fn is_anonymous(&self) -> bool {
+        true
+    }
+}
+
+async fn greet_guest(user: CurrentUser<User, Guest>) -> String {
+    match &user {
+        CurrentUser::User(u) => format!("hello {}", u.name),
+        CurrentUser::Anonymous(g) => format!("hello {} (anonymous={})", g.name, user.is_anonymous()),
+    }
+}
+
+#[actix_web::test]
+async fn custom_anonymous_user() {
+    let db = Db::seeded();
+    let login = manager().anonymous_user(|| Guest {
+        name: "guest".into(),
+    });
+    let app = test::init_service(app(&login, &db).route("/greet", web::get().to(greet_guest)))
+        .await;
+    let browser = Browser::new();
+    assert_eq!(
+        browser.get(&app, "/greet").await.body,
+        "hello guest (anonymous=true)"
+    );
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/greet").await.body, "hello ada");
+}
+
+#[actix_web::test]
+async fn asking_for_the_wrong_user_type_is_a_500() {
+    let db = Db::seeded();
+    let app = test::init_service(
+        app(&manager(), &db)
+            .route(
+                "/member",
+                web::get().to(|user: CurrentUser<Member>| async move { format!("{user:?}") }),
+            )
+            .route(
+                "/member-auth",
+                web::get().to(|user: Authenticated<Member>| async move { user.id.clone() }),
+            )
+            // The manager's anonymous user is `AnonymousUser`, not `Guest`.
+            .route("/greet", web::get().to(greet_guest)),
+    )
+    .await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app, "/greet").await.status, 500);
+
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/member").await.status, 500);
+    assert_eq!(browser.get(&app, "/member-auth").await.status, 500);
+    // The right type still works in the same session.
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
+}
+
+#[actix_web::test]
+async fn deactivated_user_is_loaded_but_not_authenticated() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe)))
+        .await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/secret").await.status, 200);
+
+    db.set_active(ADA, false);
+    let res = browser.get(&app, "/describe").await;
+    assert_eq!(
+        res.body,
+        "anonymous=false authenticated=false active=false id=Some(\"1\") name=Some(\"ada\")"
+    );
+    let res = browser.get(&app, "/secret").await;
+    assert_eq!(res.status, 302, "an inactive user is locked out of guarded pages");
+}
+
+// ---- login_user / logout_user ----
+
+#[actix_web::test]
+async fn login_refuses_an_inactive_user_and_writes_nothing() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.post(&app, "/cart/book").await;
+    let cookie = browser.cookie(SESSION_COOKIE).unwrap();
+
+    let res = browser.login(&app, "/login", &LoginForm::new("eve", "eve")).await;
+    assert_eq!(res.status, 403, "`LoginError::Inactive` through `?`");
+    assert!(res.set_cookies.is_empty(), "nothing written: {:?}", res.set_cookies);
+    assert_eq!(browser.cookie(SESSION_COOKIE).unwrap(), cookie);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/cart").await.body, "book");
+}
+
+#[actix_web::test]
+async fn login_user_returns_the_inactive_error() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route(
+        "/login-eve",
+        web::post().to(|req: HttpRequest, db: web::Data<Db>| async move {
+            match login_user(&req, &db.user(EVE)) {
+                Err(LoginError::Inactive) => "refused: inactive".to_owned(),
+                other => format!("unexpected: {other:?}"),
+            }
+        }),
+    ))
+    .await;
+    let res = Browser::new().post(&app, "/login-eve").await;
+    assert_eq!(res.body, "refused: inactive");
+}
+
+#[actix_web::test]
+async fn forced_login_of_an_inactive_user() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    let mut form = LoginForm::new("eve", "eve");
+    form.force = true;
+    let res = browser.login(&app, "/login", &form).await;
+    assert_eq!(res.status, 303);
+    assert!(res.set_cookies.contains_key(SESSION_COOKIE));
+    // Logged in, but an inactive user is not authenticated (as Flask-Login's `UserMixin`).
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:eve");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+}
+
+#[actix_web::test]
+async fn wrong_password_does_not_log_in() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    let res = browser.login(&app, "/login", &LoginForm::new("ada", "nope")).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+}
+
+#[actix_web::test]
+async fn login_renews_the_session_key_against_fixation() {
+    let db = Db::seeded();
+    let store = MemoryStore::new();
+    let app = test::init_service(app_with_store(&manager(), &db, store.clone())).await;
+    let browser = Browser::new();
+
+    // An anonymous session, as an attacker could plant it.
+    browser.post(&app, "/cart/book").await;
+    let planted_key = store.only_key();
+    let planted_cookie = browser.cookie(SESSION_COOKIE).unwrap();
+
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert_eq!(res.status, 303);
+    let login_key = store.only_key();
+    assert_ne!(login_key, planted_key, "logging in gives a new session key");
+    assert!(store.was_deleted(&planted_key), "the old key is gone");
+    assert_ne!(browser.cookie(SESSION_COOKIE).unwrap(), planted_cookie);
+    // The rest of the session moved along.
+    assert_eq!(browser.get(&app, "/cart").await.body, "book");
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
+
+    // The attacker's copy of the planted cookie is worth nothing.
+    let attacker = Browser::new();
+    attacker.set_cookie(SESSION_COOKIE, &planted_cookie);
+    assert_eq!(attacker.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(attacker.get(&app, "/cart").await.body, "empty");
+
+    // Every login renews, also over an existing login.
+    let res = browser.login(&app, "/login", &LoginForm::new("bob", "builder")).await;
+    assert_eq!(res.status, 303);
+    let second_key = store.only_key();
+    assert_ne!(second_key, login_key);
+    assert!(store.was_deleted(&login_key));
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:bob");
+}
+
+#[actix_web::test]
+async fn logout_removes_the_login_keeps_other_data_and_renews_the_key() {
+    let db = Db::seeded();
+    let store = MemoryStore::new();
+    let app = test::init_service(app_with_store(&manager(), &db, store.clone())).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    browser.post(&app, "/cart/book").await;
+    let logged_in_key = store.only_key();
+    let stolen = browser.fork();
+
+    let res = browser.post(&app, "/logout").await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.location(), Some("/"));
+    // The flash written right after the logout reaches the next page.
+    let res = browser.get(&app, "/").await;
+    assert_eq!(res.body, "home\n[info] You have been logged out.\n");
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/cart").await.body, "book");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+
+    assert!(store.was_deleted(&logged_in_key), "logout renews the session key");
+    assert!(!store.keys().contains(&logged_in_key));
+    // A copy of the logged-in cookie taken before the logout no longer works.
+    assert_eq!(stolen.get(&app, "/whoami").await.body, "anonymous");
+}
+
+#[actix_web::test]
+async fn logout_keeps_other_data_with_the_cookie_store() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    browser.post(&app, "/cart/book").await;
+    assert_eq!(browser.post(&app, "/logout").await.status, 303);
+    assert_eq!(
+        browser.get(&app, "/").await.body,
+        "home\n[info] You have been logged out.\n"
+    );
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/cart").await.body, "book");
+}
+
+#[actix_web::test]
+async fn logout_when_not_logged_in_is_fine() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    let res = browser.post(&app, "/logout").await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        browser.get(&app, "/").await.body,
+        "home\n[info] You have been logged out.\n"
+    );
+}
+
+// ---- fresh logins ----
+
+#[actix_web::test]
+async fn login_is_fresh_unless_asked_otherwise() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/freshness").await.body, "fresh");
+    assert_eq!(browser.get(&app, "/fresh").await.body, "fresh area of ada");
+
+    let browser = Browser::new();
+    let mut form = ada();
+    form.fresh = false;
+    assert_eq!(browser.login(&app, "/login", &form).await.status, 303);
+    assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
+    assert_eq!(browser.get(&app, "/secret").await.status, 200);
+    let res = browser.get(&app, "/fresh").await;
+    assert_eq!(res.status, 401, "needs refresh, and no refresh view: {}", res.body);
+}
+
+#[actix_web::test]
+async fn confirm_login_makes_a_stale_login_fresh_and_renews_the_key() {
+    let db = Db::seeded();
+    let store = MemoryStore::new();
+    let login = manager().refresh_view("/reauth");
+    let app = test::init_service(app_with_store(&login, &db, store.clone())).await;
+    let browser = Browser::new();
+    let mut form = ada();
+    form.fresh = false;
+    browser.login(&app, "/login", &form).await;
+
+    let res = browser.get(&app, "/fresh").await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), Some("/reauth?next=%2Ffresh"));
+    let stale_key = store.only_key();
+
+    let res = browser
+        .send(
+            &app,
+            test::TestRequest::post()
+                .uri("/confirm?next=%2Ffresh")
+                .set_form(ada()),
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.location(), Some("/fresh"));
+    assert_eq!(browser.get(&app, "/freshness").await.body, "fresh");
+    assert_eq!(browser.get(&app, "/fresh").await.body, "fresh area of ada");
+    assert!(store.was_deleted(&stale_key), "re-authentication renews the session key");
+}
+
+#[actix_web::test]
+async fn fresh_login_max_age_follows_the_clock() {
+    let db = Db::seeded();
+    let clock = ManualClock::new(1_000_000);
+    let login = manager()
+        .refresh_view("/reauth")
+        .needs_refresh_message(common::REFRESH_MESSAGE, "warning")
+        .clock(clock.clone());
+    let app = test::init_service(app(&login, &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(browser.get(&app, "/fresh-60").await.status, 200, "60 s is still fresh");
+
+    clock.advance(Duration::from_secs(1));
+    let res = browser.get(&app, "/fresh-60").await;
+    assert_eq!(res.status, 302, "61 s is too old");
+    assert_eq!(res.location(), Some("/reauth?next=%2Ffresh-60"));
+    let page = browser.get(&app, "/login").await;
+    assert_eq!(
+        page.body,
+        format!("login page\n[warning] {}\n", common::REFRESH_MESSAGE)
+    );
+    // Without a max age the same login is fresh enough, and the login itself stands.
+    assert_eq!(browser.get(&app, "/fresh").await.status, 200);
+    assert_eq!(browser.get(&app, "/secret").await.status, 200);
+
+    let res = browser
+        .send(
+            &app,
+            test::TestRequest::post().uri("/confirm").set_form(ada()),
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(browser.get(&app, "/fresh-60").await.status, 200);
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(browser.get(&app, "/fresh-60").await.status, 302);
+}
+
+// ---- test support ----
+
+#[actix_web::test]
+async fn with_login_logs_a_test_request_in() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+
+    let req = test::TestRequest::get().uri("/secret").to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), 302, "without the helper: refused");
+
+    let req = test::TestRequest::get()
+        .uri("/secret")
+        .to_request()
+        .with_login(&db.user(BOB));
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(test::read_body(res).await, "secret of bob");
+
+    let req = test::TestRequest::get()
+        .uri("/fresh")
+        .to_request()
+        .with_login(&db.user(BOB));
+    assert_eq!(test::call_service(&app, req).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn with_stale_login_is_refused_by_fresh_guards() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager().refresh_view("/reauth"), &db)).await;
+
+    let req = test::TestRequest::get()
+        .uri("/secret")
+        .to_request()
+        .with_stale_login(&db.user(ADA));
+    assert_eq!(test::call_service(&app, req).await.status(), 200);
+
+    let req = test::TestRequest::get()
+        .uri("/fresh")
+        .to_request()
+        .with_stale_login(&db.user(ADA));
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(
+        res.headers().get("location").unwrap(),
+        "/reauth?next=%2Ffresh"
+    );
+}
+
+#[actix_web::test]
+async fn with_login_carries_on_through_the_session_cookie() {
+    // The helper writes a real login into the session: the next request, with the cookie,
+    // is still logged in.
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    let req = browser
+        .prepare(test::TestRequest::get().uri("/whoami"))
+        .to_request()
+        .with_login(&db.user(ADA));
+    assert_eq!(browser.call(&app, req).await.body, "user:ada");
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
+}
+
+#[actix_web::test]
+async fn with_login_of_a_user_whose_password_changed_is_refused() {
+    // The helper records the user's session hash as `login_user` would.
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let before = db.user(ADA);
+    db.set_password(ADA, "new password");
+    let req = test::TestRequest::get()
+        .uri("/secret")
+        .to_request()
+        .with_login(&before);
+    assert_eq!(test::call_service(&app, req).await.status(), 302);
+}
