@@ -1,1 +1,127 @@
-fn main(){}
+//! A small site with a login, built on login-runtime.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! then open <http://127.0.0.1:8080/> and log in as `ada` / `correct horse`.
+//!
+//! - `users.rs`: the user model, an in-memory user store, and the `#[user_loader]`.
+//! - `views.rs`: the pages: `/` (public), `/login`, `/logout`, `/settings`
+//!   (`#[login_required]`), `/change-password` (`#[fresh_login_required]`) with its refresh
+//!   view `/reauth`, and the JSON endpoint `/api/me`.
+//! - `html.rs`: the page layout and HTML escaping.
+//!
+//! Settings, from the environment:
+//! - `SESSION_KEY`: the key that encrypts and signs the session cookie, 64 bytes or more,
+//!   base64 or hex (`openssl rand -base64 64`). Without it a random key is generated, and
+//!   sessions end when the server stops.
+//! - `PORT`: default 8080. The server listens on 127.0.0.1 only.
+//! - `RUST_LOG`: a level (`debug`, `info`, ...), default `info`.
+
+mod html;
+mod users;
+mod views;
+
+use std::env::VarError;
+use std::io::IsTerminal;
+
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::Key;
+use actix_web::{App, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use login_runtime::LoginManager;
+use tracing_subscriber::filter::LevelFilter;
+
+use crate::users::{Db, load_user};
+
+/// The login manager: how users are loaded, and where visitors are sent when a page needs a
+/// login (or a fresher one). The messages are flashed to those pages.
+fn login_manager() -> LoginManager {
+    LoginManager::new(load_user)
+        .login_view("/login")
+        .login_message("Please log in to see this page.", "info")
+        .refresh_view("/reauth")
+        .needs_refresh_message("Please confirm your password to continue.", "info")
+}
+
+/// actix-session with the cookie store: the whole session lives in an encrypted cookie.
+fn session_middleware(key: Key) -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), key)
+        // Only because this demo serves plain http on localhost, where browsers drop `Secure`
+        // cookies. Behind https, keep the default (`Secure`).
+        .cookie_secure(false)
+        .build()
+}
+
+/// The session key from `SESSION_KEY`, or a random one (with a warning) when it is not set.
+fn session_key() -> Result<Key, String> {
+    let text = match std::env::var("SESSION_KEY") {
+        Ok(text) => text,
+        Err(VarError::NotPresent) => {
+            tracing::warn!(
+                "SESSION_KEY is not set: using a random session key, so sessions end when the server \
+                 stops; set SESSION_KEY to 64 random bytes or more, base64 or hex \
+                 (e.g. `openssl rand -base64 64`)"
+            );
+            return Ok(Key::generate());
+        }
+        Err(VarError::NotUnicode(_)) => return Err("SESSION_KEY is not valid UTF-8".into()),
+    };
+    let bytes = decode_key(text.trim()).ok_or("SESSION_KEY is neither hex nor base64")?;
+    Key::try_from(bytes.as_slice())
+        .map_err(|_| format!("SESSION_KEY must be at least 64 bytes once decoded; it is {}", bytes.len()))
+}
+
+fn decode_key(text: &str) -> Option<Vec<u8>> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return text.as_bytes().chunks(2).map(|p| Some(hex(p[0])? << 4 | hex(p[1])?)).collect();
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())
+}
+
+fn port() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Ok(port) => port.parse().map_err(|_| format!("PORT must be a port number, not {port:?}")),
+        Err(_) => Ok(8080),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let level = std::env::var("RUST_LOG").ok().and_then(|l| l.parse::<LevelFilter>().ok());
+    tracing_subscriber::fmt()
+        .with_max_level(level.unwrap_or(LevelFilter::INFO))
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let (key, port) = match (session_key(), port()) {
+        (Ok(key), Ok(port)) => (key, port),
+        (Err(error), _) | (_, Err(error)) => {
+            eprintln!("error: {error}");
+            std::process::exit(2);
+        }
+    };
+    let db = web::Data::new(Db::demo());
+    let login = login_manager();
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(db.clone())
+            // The manager as app data, and its middleware wrapped *after* the session
+            // middleware, so that it runs outside it.
+            .app_data(login.clone())
+            .wrap(session_middleware(key.clone()))
+            .wrap(login.middleware())
+            .configure(views::routes)
+    })
+    .bind(("127.0.0.1", port))?;
+    println!("quickstart: listening on http://127.0.0.1:{port}/  (log in as ada / correct horse; Ctrl-C stops)");
+    server.run().await
+}
+
+#[cfg(test)]
+mod tests;

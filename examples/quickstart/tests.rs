@@ -1,0 +1,200 @@
+//! The flows the example demonstrates, checked through `actix_web::test` (`cargo test`
+//! runs them).
+
+use actix_web::cookie::{Cookie, Key};
+use actix_web::http::{StatusCode, header};
+use actix_web::{App, test, web};
+use login_runtime::test::TestLoginExt;
+
+use super::{login_manager, session_middleware, views};
+use crate::users::Db;
+
+/// The app as `main` builds it, with a fresh database and a random key.
+macro_rules! app {
+    () => {{
+        let login = login_manager();
+        test::init_service(
+            App::new()
+                .app_data(web::Data::new(Db::demo()))
+                .app_data(login.clone())
+                .wrap(session_middleware(Key::generate()))
+                .wrap(login.middleware())
+                .configure(views::routes),
+        )
+        .await
+    }};
+}
+
+/// A browser's cookie jar, for the one session cookie (`id`).
+#[derive(Default)]
+struct Jar(Option<Cookie<'static>>);
+
+impl Jar {
+    fn attach(&self, req: test::TestRequest) -> test::TestRequest {
+        match &self.0 {
+            Some(cookie) => req.cookie(cookie.clone()),
+            None => req,
+        }
+    }
+
+    fn keep<B>(&mut self, res: &actix_web::dev::ServiceResponse<B>) {
+        if let Some(cookie) = res.response().cookies().find(|c| c.name() == "id") {
+            self.0 = Some(cookie.into_owned());
+        }
+    }
+}
+
+/// Sends a `TestRequest` with the session cookie kept in `$jar`, like a browser, and keeps the
+/// cookie the response sets.
+macro_rules! send {
+    ($app:expr, $jar:expr, $req:expr) => {{
+        let res = test::call_service(&$app, $jar.attach($req).to_request()).await;
+        $jar.keep(&res);
+        res
+    }};
+}
+
+fn location<B>(res: &actix_web::dev::ServiceResponse<B>) -> &str {
+    res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn login_form(username: &str, password: &str, next: &str) -> test::TestRequest {
+    test::TestRequest::post().uri("/login").set_form([("username", username), ("password", password), ("next", next)])
+}
+
+fn get(uri: &str) -> test::TestRequest {
+    test::TestRequest::get().uri(uri)
+}
+
+async fn body<B: actix_web::body::MessageBody>(res: actix_web::dev::ServiceResponse<B>) -> String {
+    String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
+}
+
+#[actix_web::test]
+async fn anonymous_visitors_are_sent_to_the_login_page_with_next_and_a_message() {
+    let app = app!();
+    let mut jar = Jar::default();
+    let res = send!(app, jar, get("/settings"));
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(location(&res), "/login?next=%2Fsettings");
+
+    let res = send!(app, jar, get("/login?next=%2Fsettings"));
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = body(res).await;
+    assert!(page.contains("Please log in to see this page."), "{page}");
+    assert!(page.contains(r#"<input type="hidden" name="next" value="/settings">"#), "{page}");
+}
+
+#[actix_web::test]
+async fn log_in_see_settings_log_out() {
+    let app = app!();
+    let mut jar = Jar::default();
+    let res = send!(app, jar, login_form("ada", "correct horse", "/settings"));
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/settings");
+
+    let res = send!(app, jar, get("/settings"));
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = body(res).await;
+    assert!(page.contains("Ada Lovelace") && page.contains("Welcome back"), "{page}");
+
+    let res = send!(app, jar, test::TestRequest::post().uri("/logout"));
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/");
+    let page = body(send!(app, jar, get("/"))).await;
+    assert!(page.contains("You have been logged out.") && page.contains("Hello, stranger"), "{page}");
+
+    let res = send!(app, jar, get("/settings"));
+    assert_eq!(res.status(), StatusCode::FOUND);
+}
+
+#[actix_web::test]
+async fn wrong_passwords_and_disabled_accounts_are_refused() {
+    let app = app!();
+    let mut jar = Jar::default();
+    let res = send!(app, jar, login_form("ada", "wrong", "/settings"));
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/login?next=%2Fsettings");
+    assert!(body(send!(app, jar, get("/login"))).await.contains("Wrong username or password."));
+
+    let res = send!(app, jar, login_form("bob", "hunter2", ""));
+    assert_eq!(location(&res), "/login");
+    assert!(body(send!(app, jar, get("/login"))).await.contains("This account is disabled."));
+    assert_eq!(send!(app, jar, get("/settings")).status(), StatusCode::FOUND);
+}
+
+#[actix_web::test]
+async fn next_never_leaves_the_site() {
+    let app = app!();
+    for evil in ["//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+        let mut jar = Jar::default();
+        let res = send!(app, jar, login_form("ada", "correct horse", evil));
+        assert_eq!(location(&res), "/", "{evil}");
+        // Nor from the query string, nor into the form.
+        let page = body(send!(app, jar, get(&format!("/login?next={evil}")))).await;
+        assert!(!page.contains("evil.example"), "{page}");
+    }
+}
+
+#[actix_web::test]
+async fn api_clients_get_a_json_401() {
+    let app = app!();
+    let mut jar = Jar::default();
+    let res = send!(app, jar, get("/api/me").insert_header((header::ACCEPT, "application/json")));
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let json: serde_json::Value = serde_json::from_str(&body(res).await).unwrap();
+    assert_eq!(json["error"], "unauthorized");
+    assert_eq!(json["login_url"], "/login?next=%2Fapi%2Fme");
+
+    send!(app, jar, login_form("ada", "correct horse", ""));
+    let res = send!(app, jar, get("/api/me").insert_header((header::ACCEPT, "application/json")));
+    assert_eq!(res.status(), StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body(res).await).unwrap();
+    assert_eq!(json["username"], "ada");
+    assert_eq!(json["fresh"], true);
+}
+
+#[actix_web::test]
+async fn a_stale_login_confirms_the_password_before_changing_it() {
+    let app = app!();
+    let ada = Db::demo().get(1).unwrap();
+    // A login that is not fresh (as if restored from a remember cookie, or too old).
+    let req = get("/change-password").to_request().with_stale_login(&ada);
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(location(&res), "/reauth?next=%2Fchange-password");
+    let mut jar = Jar::default();
+    jar.keep(&res);
+    assert!(jar.0.is_some());
+
+    let page = body(send!(app, jar, get("/reauth?next=%2Fchange-password"))).await;
+    assert!(page.contains("Please confirm your password to continue."), "{page}");
+
+    let reauth = |password: &'static str| {
+        test::TestRequest::post().uri("/reauth").set_form([("password", password), ("next", "/change-password")])
+    };
+    let res = send!(app, jar, reauth("wrong"));
+    assert_eq!(location(&res), "/reauth?next=%2Fchange-password");
+    assert_eq!(send!(app, jar, get("/change-password")).status(), StatusCode::FOUND);
+
+    let res = send!(app, jar, reauth("correct horse"));
+    assert_eq!(location(&res), "/change-password");
+    assert_eq!(send!(app, jar, get("/change-password")).status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn changing_the_password_logs_out_the_other_sessions() {
+    let app = app!();
+    let (mut laptop, mut phone) = (Jar::default(), Jar::default());
+    send!(app, laptop, login_form("ada", "correct horse", ""));
+    send!(app, phone, login_form("ada", "correct horse", ""));
+    assert_eq!(send!(app, phone, get("/settings")).status(), StatusCode::OK);
+
+    let change = test::TestRequest::post()
+        .uri("/change-password")
+        .set_form([("password", "battery staple"), ("confirm", "battery staple")]);
+    let res = send!(app, laptop, change);
+    assert_eq!(location(&res), "/settings");
+    assert_eq!(send!(app, laptop, get("/settings")).status(), StatusCode::OK);
+    assert_eq!(send!(app, phone, get("/settings")).status(), StatusCode::FOUND);
+}
