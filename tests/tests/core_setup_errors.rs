@@ -1,0 +1,272 @@
+//! Mistakes in registering the login manager: each is a 500 with a message in the log that
+//! says what to write, never a panic, never a silent "anonymous".
+
+mod common;
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::{App, test};
+use common::{Browser, Db, LoginForm, key, manager, routes};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+// ---- a minimal log capture ----
+
+/// Records every log event on this thread as `LEVEL field=value ...`.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<String>>>);
+
+impl Logs {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Whether an error was logged that contains `text`.
+    fn has_error(&self, text: &str) -> bool {
+        self.lines()
+            .iter()
+            .any(|l| l.starts_with("ERROR") && l.contains(text))
+    }
+}
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+}
+
+impl Subscriber for Logs {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line(event.metadata().level().to_string());
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// Captures the logs of this thread (where `actix_web::test` runs the app) until dropped.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let guard = tracing::subscriber::set_default(logs.clone());
+    (logs, guard)
+}
+
+fn ada() -> LoginForm {
+    LoginForm::new("ada", "lovelace")
+}
+
+/// A 500 that tells the client nothing about the server's setup.
+fn assert_bare_500(res: &common::Reply, what: &str) {
+    assert_eq!(res.status, 500, "{what}: {}", res.body);
+    assert_eq!(res.body, "Internal Server Error", "{what}");
+}
+
+#[actix_web::test]
+async fn without_the_manager_as_app_data() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        App::new()
+            .app_data(db.clone())
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .wrap(login.middleware())
+            .configure(routes),
+    )
+    .await;
+    let browser = Browser::new();
+    assert_bare_500(&browser.get(&app, "/whoami").await, "CurrentUser");
+    assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
+    assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
+    assert_bare_500(&browser.post(&app, "/logout").await, "logout_user");
+    assert!(
+        logs.has_error("no `LoginManager` is registered: add `.app_data(login.clone())`"),
+        "{:#?}",
+        logs.lines()
+    );
+    // Routes that do not use the login still work.
+    assert_eq!(browser.get(&app, "/").await.status, 200);
+}
+
+#[actix_web::test]
+async fn without_the_login_middleware() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(db.clone())
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .configure(routes),
+    )
+    .await;
+    let browser = Browser::new();
+    assert_bare_500(&browser.get(&app, "/whoami").await, "CurrentUser");
+    assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
+    assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
+    assert!(
+        logs.has_error(
+            "the login middleware is not registered: add `.wrap(login.middleware())`"
+        ),
+        "{:#?}",
+        logs.lines()
+    );
+    assert_eq!(browser.get(&app, "/").await.status, 200);
+}
+
+#[actix_web::test]
+#[ignore = "runtime bug: `middleware_installed` is one flag on the shared manager, so installing \
+            the middleware in any app silences the check in every other app of the same manager"]
+async fn without_the_login_middleware_in_one_of_two_apps_of_the_same_manager() {
+    let db = Db::seeded();
+    let login = manager();
+    let _complete = test::init_service(common::app(&login, &db)).await;
+    let incomplete = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(db.clone())
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .configure(routes),
+    )
+    .await;
+    let res = Browser::new().login(&incomplete, "/login", &ada()).await;
+    assert_eq!(res.status, 500, "the app without the middleware must refuse");
+}
+
+/// `SessionMiddleware` wrapped after the login middleware runs outside it.
+#[actix_web::test]
+async fn login_middleware_inside_the_session_middleware() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(db.clone())
+            .wrap(login.middleware())
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .configure(routes),
+    )
+    .await;
+    let browser = Browser::new();
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert_bare_500(&res, "login in the wrong order");
+    assert!(
+        logs.has_error("the login was not saved: actix-session's `SessionMiddleware` is missing"),
+        "{:#?}",
+        logs.lines()
+    );
+    assert!(
+        logs.has_error("`App::new().wrap(SessionMiddleware::new(..)).wrap(login.middleware())`"),
+        "the message says how to register them"
+    );
+}
+
+#[actix_web::test]
+#[ignore = "runtime bug: with the session middleware outside the login middleware, the login \
+            answers 500 \"the login was not saved\" but the session (with the login) is saved \
+            anyway, so the next request is logged in"]
+async fn login_refused_for_the_wrong_order_is_not_saved_either() {
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(db.clone())
+            .wrap(login.middleware())
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .configure(routes),
+    )
+    .await;
+    let browser = Browser::new();
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert_eq!(res.status, 500);
+    assert_eq!(
+        browser.get(&app, "/whoami").await.body,
+        "anonymous",
+        "a login answered with 500 must not be in force"
+    );
+}
+
+#[actix_web::test]
+async fn without_any_session_middleware() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let login = manager();
+    let app = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(db.clone())
+            .wrap(login.middleware())
+            .configure(routes),
+    )
+    .await;
+    let browser = Browser::new();
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert_bare_500(&res, "login without sessions");
+    assert!(res.set_cookies.is_empty());
+    assert!(
+        logs.has_error("the login was not saved"),
+        "{:#?}",
+        logs.lines()
+    );
+    // Nobody can be logged in, so everybody is anonymous: that part is no error.
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+}
+
+#[actix_web::test]
+async fn user_loader_errors_are_logged() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let app = test::init_service(common::app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_bare_500(&browser.get(&app, "/whoami").await, "failing loader");
+    assert!(
+        logs.has_error("the user loader failed: the user database is down"),
+        "{:#?}",
+        logs.lines()
+    );
+}
+
+#[actix_web::test]
+async fn wrong_user_type_is_logged_with_both_types() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let app = test::init_service(common::app(&manager(), &db).route(
+        "/typo",
+        actix_web::web::get().to(
+            |user: login_runtime::CurrentUser<login_runtime::AnonymousUser>| async move {
+                format!("{:?}", user.get_id())
+            },
+        ),
+    ))
+    .await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    assert_bare_500(&browser.get(&app, "/typo").await, "wrong user type");
+    assert!(
+        logs.has_error("an extractor asked for a `login_runtime::user::AnonymousUser`")
+            && logs.has_error("common::User"),
+        "{:#?}",
+        logs.lines()
+    );
+}
