@@ -1,0 +1,555 @@
+//! Remember-me cookies (issue 3): issuing, restoring (not fresh), tampering, expiry enforced by
+//! the server, per-login duration, revocation through the session hash, unknown users,
+//! non-ASCII ids, the request loader behind an invalid cookie (Flask-Login #901), refresh on
+//! each request only when the cookie was sent (Flask-Login #424), clearing on logout and on a
+//! login without remember, and the cookie's settings.
+
+mod support;
+
+use std::time::Duration;
+
+use actix_web::cookie::SameSite;
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use login_runtime::{LoginEventKind, RememberMe};
+use support::*;
+
+const DAY: u64 = 24 * 3600;
+
+/// Remember-me with every default (Secure included).
+fn default_remember() -> RememberMe {
+    RememberMe::new(REMEMBER_KEY)
+}
+
+#[actix_web::test]
+async fn login_with_remember_sets_the_cookie_with_secure_httponly_lax_defaults() {
+    let env = Env::new();
+    let app = start(&env.bare_manager().remember_me(default_remember()), &env.db).await;
+    let c = Client::new();
+    let reply = c.login_remembered(&app, ADA).await;
+    let cookie = reply.set_cookie(REMEMBER).unwrap();
+    assert!(!cookie.value().is_empty());
+    assert_eq!(cookie.secure(), Some(true), "{cookie}");
+    assert_eq!(cookie.http_only(), Some(true), "{cookie}");
+    assert_eq!(cookie.same_site(), Some(SameSite::Lax), "{cookie}");
+    assert_eq!(cookie.path(), Some("/"), "{cookie}");
+    assert_eq!(cookie.domain(), None, "{cookie}");
+    // 365 days by default.
+    assert_eq!(cookie.max_age().map(|a| a.whole_seconds()), Some(365 * DAY as i64), "{cookie}");
+    let raw = reply.raw_set_cookie(REMEMBER).unwrap();
+    for part in ["Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(raw.contains(part), "{raw} lacks {part}");
+    }
+    // The user id is not in clear text next to a guessable MAC: the value is opaque base64.
+    assert!(cookie.value().bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+}
+
+#[actix_web::test]
+async fn login_without_remember_sets_no_remember_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    let reply = c.login(&app, ADA).await;
+    assert!(reply.set_cookie(REMEMBER).is_none(), "{:?}", reply.set_cookie_headers());
+    assert!(reply.sets(SESSION));
+}
+
+#[actix_web::test]
+async fn remember_cookie_alone_logs_in_not_fresh_with_a_new_session() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    assert_eq!(c.state(&app).await, "user:ada fresh:true");
+
+    // The browser was closed: only the remember cookie survives.
+    c.keep_only(&[REMEMBER]);
+    env.events.clear();
+    let reply = c.get(&app, "/state").await;
+    assert_eq!(reply.body, "user:ada fresh:false");
+    assert!(reply.sets(SESSION), "a new session cookie: {:?}", reply.set_cookie_headers());
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1);
+
+    // The next request works from the session alone, without the remember cookie.
+    c.remove_cookie(REMEMBER);
+    assert_eq!(c.state(&app).await, "user:ada fresh:false");
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1, "not verified again");
+}
+
+#[actix_web::test]
+async fn restored_session_is_used_without_verifying_the_cookie_again() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    assert_eq!(c.whoami(&app).await, "user:ada");
+    // With both cookies now, the session wins: nothing is re-issued, no event.
+    env.events.clear();
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 0);
+    assert!(reply.set_cookie(REMEMBER).is_none(), "{:?}", reply.set_cookie_headers());
+}
+
+#[actix_web::test]
+async fn remembered_user_needs_refresh_for_fresh_login_required() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    assert_eq!(c.get(&app, "/fresh").await.status, StatusCode::OK);
+    c.keep_only(&[REMEMBER]);
+    let reply = c.get(&app, "/fresh").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(reply.location(), Some("/reauth?next=%2Ffresh"));
+    // Still logged in for plain `login_required`.
+    assert_eq!(c.get(&app, "/secret").await.body, "secret of ada");
+}
+
+#[actix_web::test]
+async fn tampered_cookie_is_anonymous_and_cleared_with_all_attributes() {
+    let env = Env::new();
+    let login = env
+        .bare_manager()
+        .remember_me(default_remember().domain("example.test").path("/").same_site(SameSite::Strict));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let good = c.cookie(REMEMBER).unwrap();
+    c.keep_only(&[]);
+    c.set_cookie(REMEMBER, &tamper(&good));
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    let raw = reply.raw_set_cookie(REMEMBER).unwrap();
+    for part in ["Max-Age=0", "Path=/", "Domain=example.test", "Secure", "SameSite=Strict"] {
+        assert!(raw.contains(part), "{raw} lacks {part}");
+    }
+    assert!(!c.has_cookie(REMEMBER));
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 0);
+}
+
+#[actix_web::test]
+async fn tampered_cookies_of_many_shapes_are_refused() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let good = c.cookie(REMEMBER).unwrap();
+    let (payload, tag) = good.split_once('.').unwrap();
+    let mut forged = vec![
+        tamper(&good),
+        format!("{payload}."),
+        format!(".{tag}"),
+        payload.to_owned(),
+        format!("{payload}.{}", tamper(tag)),
+        format!("{}.{tag}", tamper(payload)),
+        "garbage".to_owned(),
+    ];
+    // Every single-character change in the MAC.
+    for i in 0..tag.len() {
+        let mut chars: Vec<char> = tag.chars().collect();
+        chars[i] = if chars[i] == 'x' { 'y' } else { 'x' };
+        forged.push(format!("{payload}.{}", chars.into_iter().collect::<String>()));
+    }
+    for value in forged {
+        let c = Client::new();
+        c.set_cookie(REMEMBER, &value);
+        let reply = c.get(&app, "/whoami").await;
+        assert_eq!(reply.body, "anonymous", "{value}");
+        assert!(reply.clears(REMEMBER), "{value}: {:?}", reply.set_cookie_headers());
+    }
+}
+
+#[actix_web::test]
+async fn expired_cookie_is_refused_by_the_server_and_cleared() {
+    let env = Env::new();
+    let login = env.bare_manager().remember_me(remember().duration(Duration::from_secs(3600)));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    let reply = c.login_remembered(&app, ADA).await;
+    assert_eq!(reply.set_cookie(REMEMBER).unwrap().max_age().unwrap().whole_seconds(), 3600);
+    let value = c.cookie(REMEMBER).unwrap();
+
+    // Within the duration: restored.
+    env.advance(3599);
+    let early = Client::new();
+    early.set_cookie(REMEMBER, &value);
+    assert_eq!(early.whoami(&app).await, "user:ada");
+
+    // Past it: a client that ignores the browser expiry still gets nothing.
+    env.advance(2);
+    let late = Client::new();
+    late.set_cookie(REMEMBER, &value);
+    let reply = late.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+}
+
+#[actix_web::test]
+async fn per_login_duration_is_respected() {
+    let env = Env::new();
+    let login = env.bare_manager().remember_me(remember().duration(Duration::from_secs(30 * DAY)));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    let reply = c.post(&app, "/login?user=ada&remember=true&duration=100").await;
+    assert_eq!(reply.set_cookie(REMEMBER).unwrap().max_age().unwrap().whole_seconds(), 100);
+    let value = c.cookie(REMEMBER).unwrap();
+
+    env.advance(99);
+    let early = Client::new();
+    early.set_cookie(REMEMBER, &value);
+    assert_eq!(early.whoami(&app).await, "user:ada");
+
+    env.advance(2);
+    let late = Client::new();
+    late.set_cookie(REMEMBER, &value);
+    let reply = late.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous", "the per-login duration (100 s) is enforced, not the 30 days");
+    assert!(reply.clears(REMEMBER));
+
+    // Without a per-login duration, the manager's applies.
+    let other = Client::new();
+    let reply = other.login_remembered(&app, BOB).await;
+    assert_eq!(reply.set_cookie(REMEMBER).unwrap().max_age().unwrap().whole_seconds(), (30 * DAY) as i64);
+}
+
+#[actix_web::test]
+async fn password_change_invalidates_the_remember_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    let value = c.cookie(REMEMBER).unwrap();
+
+    // Before the change, the cookie works.
+    let before = Client::new();
+    before.set_cookie(REMEMBER, &value);
+    assert_eq!(before.whoami(&app).await, "user:ada");
+
+    env.db.set_password(ADA, "a new password");
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1, "only the request before the change");
+}
+
+#[actix_web::test]
+async fn epoch_bump_invalidates_the_remember_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    env.db.bump_epoch(ADA);
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER));
+}
+
+#[actix_web::test]
+async fn a_change_that_keeps_the_session_hash_keeps_the_remember_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    env.db.rename(ADA, "Augusta");
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    assert!(!reply.clears(REMEMBER));
+}
+
+#[actix_web::test]
+async fn cookie_for_an_unknown_user_is_anonymous_and_cleared() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, BOB).await;
+    c.keep_only(&[REMEMBER]);
+    env.db.remove(BOB);
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert!(!c.has_cookie(REMEMBER));
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 0);
+}
+
+#[actix_web::test]
+async fn non_ascii_user_id_round_trips() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ZOE).await;
+    assert_eq!(c.whoami(&app).await, "user:zoë");
+    c.keep_only(&[REMEMBER]);
+    let reply = c.get(&app, "/state").await;
+    assert_eq!(reply.body, "user:zoë fresh:false");
+    let seen = env.events.of(LoginEventKind::LoadedFromCookie);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].user_id.as_deref(), Some("zoë"));
+    // The restored session works alone.
+    c.remove_cookie(REMEMBER);
+    assert_eq!(c.whoami(&app).await, "user:zoë");
+}
+
+#[actix_web::test]
+async fn invalid_remember_cookie_does_not_stop_the_request_loader() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let good = c.cookie(REMEMBER).unwrap();
+
+    // A tampered cookie and a valid token: the token's user (Flask-Login #901).
+    let api = Client::new();
+    api.set_cookie(REMEMBER, &tamper(&good));
+    api.set_header("authorization", &format!("Bearer {BOB_TOKEN}"));
+    let reply = api.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:bob");
+    assert!(reply.clears(REMEMBER), "the bad cookie is still cleared: {:?}", reply.set_cookie_headers());
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromRequest), 1);
+}
+
+#[actix_web::test]
+async fn revoked_remember_cookie_does_not_stop_the_request_loader() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let good = c.cookie(REMEMBER).unwrap();
+    // Authentic, but revoked: the loader runs for Ada, then the request loader for Bob.
+    env.db.set_password(ADA, "changed");
+    let api = Client::new();
+    api.set_cookie(REMEMBER, &good);
+    api.set_header("authorization", &format!("Bearer {BOB_TOKEN}"));
+    let reply = api.get(&app, "/secret").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body, "secret of bob");
+    assert!(reply.clears(REMEMBER));
+
+    // Expired, too.
+    env.db.set_password(ADA, "pw-ada");
+    env.advance(366 * DAY);
+    let api = Client::new();
+    api.set_cookie(REMEMBER, &good);
+    api.set_header("authorization", &format!("Bearer {BOB_TOKEN}"));
+    assert_eq!(api.whoami(&app).await, "user:bob");
+}
+
+#[actix_web::test]
+async fn request_loaded_user_is_not_fresh() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let api = Client::new();
+    api.set_header("authorization", &format!("Bearer {BOB_TOKEN}"));
+    let reply = api.get(&app, "/secret").await;
+    assert_eq!(reply.body, "secret of bob");
+    // The request loader never writes the session.
+    assert!(reply.set_cookie_headers().is_empty(), "{:?}", reply.set_cookie_headers());
+    let reply = api.get(&app, "/fresh").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(reply.location(), Some("/reauth?next=%2Ffresh"));
+}
+
+#[actix_web::test]
+async fn refresh_each_request_reissues_only_when_the_cookie_was_sent() {
+    let env = Env::new();
+    let login =
+        env.bare_manager().remember_me(remember().duration(Duration::from_secs(1000)).refresh_each_request(true));
+    let app = start(&login, &env.db).await;
+
+    // Logged in with remember: a request carrying the cookie gets it back, with a new expiry.
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let first = c.cookie(REMEMBER).unwrap();
+    env.advance(500);
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    let renewed = reply.set_cookie(REMEMBER).expect("re-issued");
+    assert_eq!(renewed.max_age().unwrap().whole_seconds(), 1000);
+    assert_ne!(renewed.value(), first, "a new expiry");
+    // The re-issued cookie lives 1000 s from now, not from the login.
+    env.advance(900);
+    let later = Client::new();
+    later.set_cookie(REMEMBER, renewed.value());
+    assert_eq!(later.whoami(&app).await, "user:ada");
+    let old = Client::new();
+    old.set_cookie(REMEMBER, &first);
+    assert_eq!(old.whoami(&app).await, "anonymous", "the first cookie expired at login + 1000 s");
+
+    // Logged in without remember: no request ever gets a remember cookie (Flask-Login #424).
+    let plain = Client::new();
+    plain.login(&app, BOB).await;
+    for _ in 0..3 {
+        let reply = plain.get(&app, "/whoami").await;
+        assert_eq!(reply.body, "user:bob");
+        assert!(reply.set_cookie(REMEMBER).is_none(), "{:?}", reply.set_cookie_headers());
+    }
+
+    // Logged in with remember, but this request did not carry the cookie: none either.
+    let c2 = Client::new();
+    c2.login_remembered(&app, ZOE).await;
+    c2.remove_cookie(REMEMBER);
+    let reply = c2.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:zoë");
+    assert!(reply.set_cookie(REMEMBER).is_none(), "{:?}", reply.set_cookie_headers());
+}
+
+#[actix_web::test]
+async fn without_refresh_each_request_the_cookie_is_not_reissued() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    for _ in 0..3 {
+        env.advance(100);
+        let reply = c.get(&app, "/whoami").await;
+        assert_eq!(reply.body, "user:ada");
+        assert!(reply.set_cookie(REMEMBER).is_none(), "{:?}", reply.set_cookie_headers());
+    }
+}
+
+#[actix_web::test]
+#[ignore = "runtime bug: refresh_each_request re-issues with the manager's duration, not the login's own `duration`"]
+async fn refresh_each_request_keeps_the_per_login_duration() {
+    let env = Env::new();
+    let login =
+        env.bare_manager().remember_me(remember().duration(Duration::from_secs(365 * DAY)).refresh_each_request(true));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.post(&app, "/login?user=ada&remember=true&duration=3600").await;
+    env.advance(10);
+    let reply = c.get(&app, "/whoami").await;
+    let renewed = reply.set_cookie(REMEMBER).expect("re-issued");
+    // Flask-Login keeps `_remember_seconds` for the refresh; a "remember me for an hour" on a
+    // shared computer must not turn into a year.
+    let max_age = renewed.max_age().unwrap().whole_seconds();
+    assert!(max_age <= 3600, "re-issued for {max_age} s, the login asked for 3600 s");
+    env.advance(3601);
+    let later = Client::new();
+    later.set_cookie(REMEMBER, renewed.value());
+    assert_eq!(later.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn logout_clears_the_remember_cookie() {
+    let env = Env::new();
+    let login = env.bare_manager().remember_me(remember().domain("example.test").same_site(SameSite::Strict));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let reply = c.post(&app, "/logout").await;
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    let raw = reply.raw_set_cookie(REMEMBER).unwrap();
+    for part in ["Max-Age=0", "Path=/", "Domain=example.test", "SameSite=Strict"] {
+        assert!(raw.contains(part), "{raw} lacks {part}");
+    }
+    assert!(!c.has_cookie(REMEMBER));
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn login_without_remember_clears_an_older_remember_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    assert!(c.has_cookie(REMEMBER));
+    let reply = c.login(&app, BOB).await;
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert!(!c.has_cookie(REMEMBER));
+    assert_eq!(c.whoami(&app).await, "user:bob");
+    // Once the session is gone, nobody is remembered.
+    c.keep_only(&[]);
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn custom_name_domain_path_same_site_and_http_only_appear_on_the_cookie() {
+    let env = Env::new();
+    let settings = RememberMe::new(REMEMBER_KEY)
+        .name("keep_me")
+        .domain("example.test")
+        .path("/app")
+        .same_site(SameSite::Strict)
+        .http_only(false)
+        .duration(Duration::from_secs(7 * DAY));
+    let app = start(&env.bare_manager().remember_me(settings), &env.db).await;
+    let c = Client::new();
+    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    assert!(reply.set_cookie(REMEMBER).is_none(), "the default name is not used");
+    let cookie = reply.set_cookie("keep_me").expect("the custom name");
+    assert_eq!(cookie.domain(), Some("example.test"));
+    assert_eq!(cookie.path(), Some("/app"));
+    assert_eq!(cookie.same_site(), Some(SameSite::Strict));
+    assert_eq!(cookie.http_only(), None, "HttpOnly off: {cookie}");
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.max_age().unwrap().whole_seconds(), (7 * DAY) as i64);
+
+    // The custom name is the one read back.
+    c.keep_only(&["keep_me"]);
+    assert_eq!(c.whoami(&app).await, "user:ada");
+    // And the one cleared, with the same attributes.
+    let reply = c.post(&app, "/logout").await;
+    let raw = reply.raw_set_cookie("keep_me").expect("cleared");
+    for part in ["Max-Age=0", "Domain=example.test", "Path=/app", "SameSite=Strict", "Secure"] {
+        assert!(raw.contains(part), "{raw} lacks {part}");
+    }
+}
+
+#[actix_web::test]
+async fn a_cookie_with_the_default_name_is_ignored_when_the_name_is_custom() {
+    let env = Env::new();
+    let app_default = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app_default, ADA).await;
+    let value = c.cookie(REMEMBER).unwrap();
+    let custom = start(&env.bare_manager().remember_me(remember().name("keep_me")), &env.db).await;
+    let other = Client::new();
+    other.set_cookie(REMEMBER, &value);
+    assert_eq!(other.whoami(&custom).await, "anonymous");
+    other.set_cookie("keep_me", &value);
+    assert_eq!(other.whoami(&custom).await, "user:ada");
+}
+
+#[actix_web::test]
+async fn a_cookie_signed_with_another_key_is_refused() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let value = c.cookie(REMEMBER).unwrap();
+    let other_key = start(&env.bare_manager().remember_me(RememberMe::new([9u8; 64]).secure(false)), &env.db).await;
+    let thief = Client::new();
+    thief.set_cookie(REMEMBER, &value);
+    let reply = thief.get(&other_key, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER));
+}
+
+#[actix_web::test]
+async fn remember_requested_without_remember_me_configured_issues_nothing() {
+    let env = Env::new();
+    let app = start(&env.bare_manager(), &env.db).await;
+    let c = Client::new();
+    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.set_cookie(REMEMBER).is_none());
+    assert_eq!(c.whoami(&app).await, "user:ada");
+}
+
+#[actix_web::test]
+async fn unauthenticated_requests_without_a_remember_cookie_get_no_remember_set_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.set_cookie_headers().is_empty(), "{:?}", reply.set_cookie_headers());
+    let reply = c.send(&app, TestRequest::get().uri("/secret")).await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert!(reply.set_cookie(REMEMBER).is_none());
+}

@@ -1,0 +1,702 @@
+//! Shared helpers of the `security_*` integration tests (issue 3: remember-me, fresh logins,
+//! session protection, timeouts, revocation, events): a user model whose session hash is
+//! `password#epoch`, an in-memory user database, the loaders, an event recorder, an app with
+//! every route the tests need, and a cookie-carrying client for `actix_web::test` that applies
+//! `Set-Cookie` (removals included) and can pose as another client (peer address, user agent).
+#![allow(dead_code)] // each test file uses a different part of it
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_session::{Session, SessionMiddleware, storage::CookieSessionStore};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::time::{Duration as CookieDuration, OffsetDateTime};
+use actix_web::cookie::{Cookie, Key};
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::test::{self, TestRequest};
+use actix_web::{App, HttpRequest, HttpResponse, get, post, web};
+use login_runtime::{
+    AuthUser, Authenticated, CurrentUser, FlashMessages, LoginEvent, LoginEventKind, LoginManager,
+    LoginOptions, ManualClock, RememberMe, confirm_login, fresh_login_required, login_fresh,
+    login_required, login_user_with, logout_user, request_loader, user_loader,
+};
+use serde::Deserialize;
+
+// ---- users ----
+
+/// A user whose session hash is `password#epoch`: a password change or an epoch bump ("log
+/// out everywhere") changes it.
+#[derive(Clone, Debug, AuthUser)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[auth_user(active)]
+    pub active: bool,
+    #[auth_user(session_hash)]
+    pub stamp: String,
+}
+
+struct Account {
+    user: User,
+    password: String,
+    epoch: u32,
+}
+
+impl Account {
+    fn restamp(&mut self) {
+        self.user.stamp = format!("{}#{}", self.password, self.epoch);
+    }
+}
+
+/// The users, shared by the app (as `web::Data<Db>`) and the test.
+#[derive(Default)]
+pub struct Db {
+    accounts: Mutex<HashMap<String, Account>>,
+    /// API tokens for the request loader: token → user id.
+    tokens: Mutex<HashMap<String, String>>,
+    /// Calls of the user loader.
+    pub loads: AtomicUsize,
+    /// Calls of the request loader.
+    pub request_loads: AtomicUsize,
+}
+
+pub const ADA: &str = "ada";
+pub const BOB: &str = "bob";
+/// A non-ASCII id.
+pub const ZOE: &str = "zoë";
+/// Bob's API token (request loader).
+pub const BOB_TOKEN: &str = "bob-token";
+
+impl Db {
+    /// Ada, Bob and Zoë, all active; Bob has the API token [`BOB_TOKEN`].
+    pub fn seeded() -> web::Data<Db> {
+        let db = Db::default();
+        for id in [ADA, BOB, ZOE] {
+            db.insert(id, &format!("pw-{id}"));
+        }
+        db.tokens.lock().unwrap().insert(BOB_TOKEN.into(), BOB.into());
+        web::Data::new(db)
+    }
+
+    pub fn insert(&self, id: &str, password: &str) {
+        let mut account = Account {
+            user: User { id: id.into(), name: format!("name of {id}"), active: true, stamp: String::new() },
+            password: password.into(),
+            epoch: 0,
+        };
+        account.restamp();
+        self.accounts.lock().unwrap().insert(id.into(), account);
+    }
+
+    pub fn get(&self, id: &str) -> Option<User> {
+        self.accounts.lock().unwrap().get(id).map(|a| a.user.clone())
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.accounts.lock().unwrap().remove(id);
+    }
+
+    /// A password change: the session hash changes.
+    pub fn set_password(&self, id: &str, password: &str) {
+        let mut accounts = self.accounts.lock().unwrap();
+        let account = accounts.get_mut(id).expect("a seeded user");
+        account.password = password.into();
+        account.restamp();
+    }
+
+    /// "Log out everywhere": the epoch is bumped, the session hash changes.
+    pub fn bump_epoch(&self, id: &str) {
+        let mut accounts = self.accounts.lock().unwrap();
+        let account = accounts.get_mut(id).expect("a seeded user");
+        account.epoch += 1;
+        account.restamp();
+    }
+
+    /// A change that leaves the session hash alone (the display name).
+    pub fn rename(&self, id: &str, name: &str) {
+        let mut accounts = self.accounts.lock().unwrap();
+        accounts.get_mut(id).expect("a seeded user").user.name = name.into();
+    }
+
+    pub fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    pub fn request_loads(&self) -> usize {
+        self.request_loads.load(Ordering::SeqCst)
+    }
+}
+
+#[user_loader]
+pub async fn load_user(id: String, db: web::Data<Db>) -> Option<User> {
+    db.loads.fetch_add(1, Ordering::SeqCst);
+    db.get(&id)
+}
+
+/// `Authorization: Bearer <token>`.
+#[request_loader]
+pub async fn load_from_token(req: HttpRequest, db: web::Data<Db>) -> Option<User> {
+    db.request_loads.fetch_add(1, Ordering::SeqCst);
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?;
+    let id = db.tokens.lock().unwrap().get(token)?.clone();
+    db.get(&id)
+}
+
+// ---- events ----
+
+/// One observed [`LoginEvent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub kind: LoginEventKind,
+    pub user_id: Option<String>,
+    /// `event.user::<User>()`'s name, when the event carries a typed `User`.
+    pub typed_user: Option<String>,
+}
+
+/// Records every event the manager emits.
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<Seen>>>);
+
+impl Events {
+    pub fn record(&self, event: &LoginEvent) {
+        self.0.lock().unwrap().push(Seen {
+            kind: event.kind(),
+            user_id: event.user_id().map(str::to_owned),
+            typed_user: event.user::<User>().map(|u| u.name.clone()),
+        });
+    }
+
+    /// Everything seen so far, emptying the record.
+    pub fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    pub fn all(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn of(&self, kind: LoginEventKind) -> Vec<Seen> {
+        self.all().into_iter().filter(|s| s.kind == kind).collect()
+    }
+
+    pub fn count(&self, kind: LoginEventKind) -> usize {
+        self.of(kind).len()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+// ---- the environment: clock, events, users ----
+
+/// The remember-me key of the tests.
+pub const REMEMBER_KEY: [u8; 64] = [0u8; 64];
+pub const REFRESH_MESSAGE: &str = "Please confirm your password to continue.";
+pub const REFRESH_CATEGORY: &str = "warning";
+/// The clock's start (seconds since the epoch).
+pub const T0: u64 = 1_000_000;
+
+/// Remember-me with the defaults but `Secure` off (the real-server tests speak plain http).
+pub fn remember() -> RememberMe {
+    RememberMe::new(REMEMBER_KEY).secure(false)
+}
+
+/// What a test controls: the clock, the recorded events, the user database.
+pub struct Env {
+    pub clock: ManualClock,
+    pub events: Events,
+    pub db: web::Data<Db>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self { clock: ManualClock::new(T0), events: Events::default(), db: Db::seeded() }
+    }
+
+    /// A manager with the manual clock, the event recorder, a login view (`/login`), a refresh
+    /// view (`/reauth`, message [`REFRESH_MESSAGE`]), the token request loader, and no
+    /// remember-me, timeouts or protection settings beyond the defaults.
+    pub fn bare_manager(&self) -> LoginManager {
+        let events = self.events.clone();
+        LoginManager::new(load_user)
+            .clock(self.clock.clone())
+            .on_event(move |e: LoginEvent| {
+                events.record(&e);
+                async {}
+            })
+            .request_loader(load_from_token)
+            .login_view("/login")
+            .refresh_view("/reauth")
+            .needs_refresh_message(REFRESH_MESSAGE, REFRESH_CATEGORY)
+    }
+
+    /// [`Env::bare_manager`] with remember-me ([`remember`]).
+    pub fn manager(&self) -> LoginManager {
+        self.bare_manager().remember_me(remember())
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+// ---- the app ----
+
+/// A fixed session key: tests are deterministic.
+pub fn session_key() -> Key {
+    Key::from(&[7u8; 64])
+}
+
+/// The app, registered the documented way (login middleware outermost), with the session in
+/// a cookie named `id` (not `Secure`: the real-server test speaks plain http).
+pub fn app(
+    login: LoginManager,
+    db: web::Data<Db>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(login.clone())
+        .app_data(db)
+        .wrap(SessionMiddleware::builder(CookieSessionStore::default(), session_key()).cookie_secure(false).build())
+        .wrap(login.middleware())
+        .configure(routes)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use handlers::*;
+    cfg.service(public)
+        .service(whoami)
+        .service(state)
+        .service(secret)
+        .service(fresh)
+        .service(fresh_60)
+        .service(login)
+        .service(logout)
+        .service(confirm)
+        .service(put_cart)
+        .service(get_cart)
+        .service(login_page)
+        .service(reauth_page);
+}
+
+/// The handlers, in their own module: the route macros make unit structs named after them.
+mod handlers {
+    use super::*;
+
+    fn text(body: impl Into<String>) -> HttpResponse {
+        HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body.into())
+    }
+    
+    fn render_flashes(flashes: &FlashMessages) -> String {
+        flashes.iter().map(|f| format!("[{}] {}\n", f.category, f.message)).collect()
+    }
+    
+    /// Never asks for the user.
+    #[get("/public")]
+    async fn public() -> HttpResponse {
+        text("public")
+    }
+    
+    #[get("/whoami")]
+    async fn whoami(user: CurrentUser<User>) -> HttpResponse {
+        text(match user.authenticated() {
+            Some(u) => format!("user:{}", u.id),
+            None => "anonymous".to_owned(),
+        })
+    }
+    
+    /// `user:<id> fresh:<bool>` or `anonymous fresh:<bool>`.
+    #[get("/state")]
+    async fn state(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
+        let who = match user.authenticated() {
+            Some(u) => format!("user:{}", u.id),
+            None => "anonymous".to_owned(),
+        };
+        text(format!("{who} fresh:{}", login_fresh(&req)))
+    }
+    
+    #[get("/secret")]
+    #[login_required]
+    async fn secret(user: Authenticated<User>) -> HttpResponse {
+        text(format!("secret of {}", user.id))
+    }
+    
+    #[get("/fresh")]
+    #[fresh_login_required]
+    async fn fresh(user: Authenticated<User>) -> HttpResponse {
+        text(format!("fresh area of {}", user.id))
+    }
+    
+    #[get("/fresh-60")]
+    #[fresh_login_required(max_age = 60)]
+    async fn fresh_60(user: Authenticated<User>) -> HttpResponse {
+        text(format!("fresh-60 area of {}", user.id))
+    }
+    
+    #[derive(Deserialize)]
+    pub(super) struct LoginQuery {
+        pub user: String,
+        #[serde(default)]
+        pub remember: bool,
+        /// The remember cookie's lifetime for this login, in seconds.
+        pub duration: Option<u64>,
+        #[serde(default = "yes")]
+        pub fresh: bool,
+    }
+    
+    fn yes() -> bool {
+        true
+    }
+    
+    /// Logs `?user=` in (the password check is not what these tests are about), with
+    /// `remember`, `duration` (seconds) and `fresh` from the query.
+    #[post("/login")]
+    async fn login(req: HttpRequest, db: web::Data<Db>, q: web::Query<LoginQuery>) -> actix_web::Result<HttpResponse> {
+        let Some(user) = db.get(&q.user) else {
+            return Ok(HttpResponse::Unauthorized().body("no such user"));
+        };
+        let mut options = LoginOptions::new().remember(q.remember).fresh(q.fresh);
+        if let Some(secs) = q.duration {
+            options = options.duration(Duration::from_secs(secs));
+        }
+        login_user_with(&req, &user, options)?;
+        Ok(text("logged in"))
+    }
+    
+    #[post("/logout")]
+    async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+        logout_user(&req)?;
+        Ok(text("logged out"))
+    }
+    
+    /// Re-authentication (the password check is elided): `confirm_login`.
+    #[post("/confirm")]
+    #[login_required]
+    async fn confirm(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+        confirm_login(&req)?;
+        Ok(text(format!("confirmed {}", user.id)))
+    }
+    
+    /// Session data that is not the login's.
+    #[post("/cart/{item}")]
+    async fn put_cart(session: Session, item: web::Path<String>) -> actix_web::Result<HttpResponse> {
+        session.insert("cart", item.into_inner())?;
+        Ok(text("ok"))
+    }
+    
+    #[get("/cart")]
+    async fn get_cart(session: Session) -> actix_web::Result<HttpResponse> {
+        Ok(text(session.get::<String>("cart")?.unwrap_or_else(|| "empty".into())))
+    }
+    
+    #[get("/login")]
+    async fn login_page(flashes: FlashMessages) -> HttpResponse {
+        text(format!("login page\n{}", render_flashes(&flashes)))
+    }
+    
+    #[get("/reauth")]
+    async fn reauth_page(flashes: FlashMessages) -> HttpResponse {
+        text(format!("reauth page\n{}", render_flashes(&flashes)))
+    }
+}
+
+// ---- the app under `actix_web::test` ----
+
+type Called = Pin<Box<dyn Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>>>;
+
+/// An initialised test service, callable with a `TestRequest`.
+#[derive(Clone)]
+pub struct TestApp(Rc<dyn Fn(TestRequest) -> Called>);
+
+impl TestApp {
+    pub async fn call(&self, req: TestRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+        (self.0)(req).await
+    }
+}
+
+/// Builds [`app`] with this manager and `actix_web::test::init_service`s it.
+pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
+    let service = Rc::new(test::init_service(app(login.clone(), db.clone())).await);
+    TestApp(Rc::new(move |req: TestRequest| {
+        let service = Rc::clone(&service);
+        Box::pin(async move { service.call(req.to_request()).await.map(ServiceResponse::map_into_boxed_body) })
+    }))
+}
+
+// ---- a client that keeps cookies ----
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The raw `Set-Cookie` headers.
+    pub fn set_cookie_headers(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `Set-Cookie` headers for the cookie `name`, parsed.
+    pub fn set_cookies(&self, name: &str) -> Vec<Cookie<'static>> {
+        self.set_cookie_headers()
+            .into_iter()
+            .filter_map(|h| Cookie::parse(h).ok())
+            .filter(|c| c.name() == name)
+            .collect()
+    }
+
+    /// The one `Set-Cookie` for `name` (panics if there are several), if any.
+    pub fn set_cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        let mut all = self.set_cookies(name);
+        assert!(all.len() <= 1, "several Set-Cookie for {name}: {:?}", self.set_cookie_headers());
+        all.pop()
+    }
+
+    /// The raw `Set-Cookie` header for `name`.
+    pub fn raw_set_cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie_headers().into_iter().find(|h| h.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+    }
+
+    /// Whether the response removes the cookie `name`.
+    pub fn clears(&self, name: &str) -> bool {
+        self.set_cookie(name).is_some_and(|c| is_removal(&c))
+    }
+
+    /// Whether the response sets `name` to a (non-removal) value.
+    pub fn sets(&self, name: &str) -> bool {
+        self.set_cookie(name).is_some_and(|c| !is_removal(&c))
+    }
+}
+
+/// A removal: `Max-Age` of zero or less, or an `Expires` in the past.
+pub fn is_removal(cookie: &Cookie<'_>) -> bool {
+    cookie.max_age().is_some_and(|age| age <= CookieDuration::ZERO)
+        || cookie.expires_datetime().is_some_and(|at| at <= OffsetDateTime::now_utc())
+}
+
+/// Carries cookies between requests as a browser does (applying `Set-Cookie`, removals
+/// included), and poses as a client: a peer address, a user agent, extra headers.
+pub struct Client {
+    cookies: RefCell<BTreeMap<String, String>>,
+    peer: RefCell<Option<SocketAddr>>,
+    agent: RefCell<Option<String>>,
+    headers: RefCell<Vec<(String, String)>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub const HOME_IP: &str = "203.0.113.7";
+pub const AWAY_IP: &str = "198.51.100.9";
+pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+pub const CURL: &str = "curl/8.5.0";
+
+impl Client {
+    /// A client at [`HOME_IP`] with the [`FIREFOX`] user agent and no cookies.
+    pub fn new() -> Self {
+        let client = Self {
+            cookies: RefCell::default(),
+            peer: RefCell::default(),
+            agent: RefCell::default(),
+            headers: RefCell::default(),
+        };
+        client.set_ip(HOME_IP);
+        client.set_agent(FIREFOX);
+        client
+    }
+
+    pub fn set_ip(&self, ip: &str) {
+        let ip: IpAddr = ip.parse().expect("an IP address");
+        *self.peer.borrow_mut() = Some(SocketAddr::new(ip, 40_000));
+    }
+
+    pub fn set_agent(&self, agent: &str) {
+        *self.agent.borrow_mut() = Some(agent.to_owned());
+    }
+
+    /// Sends this header with every request from now on (replacing an earlier value).
+    pub fn set_header(&self, name: &str, value: &str) {
+        let mut headers = self.headers.borrow_mut();
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    pub fn remove_header(&self, name: &str) {
+        self.headers.borrow_mut().retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.borrow().get(name).cloned()
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.borrow().contains_key(name)
+    }
+
+    pub fn cookie_names(&self) -> Vec<String> {
+        self.cookies.borrow().keys().cloned().collect()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies.borrow_mut().insert(name.into(), value.into());
+    }
+
+    pub fn remove_cookie(&self, name: &str) {
+        self.cookies.borrow_mut().remove(name);
+    }
+
+    /// Keeps only these cookies (e.g. only the remember cookie: the browser was closed).
+    pub fn keep_only(&self, names: &[&str]) {
+        self.cookies.borrow_mut().retain(|k, _| names.contains(&k.as_str()));
+    }
+
+    /// Another client holding the same cookies and identity (a stolen cookie, a second tab).
+    pub fn fork(&self) -> Self {
+        Self {
+            cookies: RefCell::new(self.cookies.borrow().clone()),
+            peer: RefCell::new(*self.peer.borrow()),
+            agent: RefCell::new(self.agent.borrow().clone()),
+            headers: RefCell::new(self.headers.borrow().clone()),
+        }
+    }
+
+    /// Adds the cookies, the peer address, the user agent and the extra headers.
+    pub fn prepare(&self, mut req: TestRequest) -> TestRequest {
+        if let Some(peer) = *self.peer.borrow() {
+            req = req.peer_addr(peer);
+        }
+        if let Some(agent) = self.agent.borrow().as_deref() {
+            req = req.insert_header((header::USER_AGENT, agent));
+        }
+        for (name, value) in self.headers.borrow().iter() {
+            req = req.insert_header((name.as_str(), value.as_str()));
+        }
+        let cookies = self.cookies.borrow();
+        if !cookies.is_empty() {
+            let pairs: Vec<_> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.insert_header((header::COOKIE, pairs.join("; ")));
+        }
+        req
+    }
+
+    /// Sends a request, keeps the cookies its response sets, forgets those it removes.
+    pub async fn send(&self, app: &TestApp, req: TestRequest) -> Reply {
+        let res = match app.call(self.prepare(req)).await {
+            Ok(res) => res,
+            Err(error) => panic!("the service failed: {error}"),
+        };
+        for cookie in res.response().cookies() {
+            if is_removal(&cookie) {
+                self.cookies.borrow_mut().remove(cookie.name());
+            } else {
+                self.cookies.borrow_mut().insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = test::read_body(res).await;
+        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    pub async fn get(&self, app: &TestApp, uri: &str) -> Reply {
+        self.send(app, TestRequest::get().uri(uri)).await
+    }
+
+    pub async fn post(&self, app: &TestApp, uri: &str) -> Reply {
+        self.send(app, TestRequest::post().uri(uri)).await
+    }
+
+    /// Logs `user` in (fresh, no remember cookie), asserting it worked.
+    pub async fn login(&self, app: &TestApp, user: &str) -> Reply {
+        let reply = self.post(app, &format!("/login?user={}", encode(user))).await;
+        assert_eq!(reply.status, StatusCode::OK, "login failed: {reply:?}");
+        reply
+    }
+
+    /// Logs `user` in with a remember cookie, asserting it was issued.
+    pub async fn login_remembered(&self, app: &TestApp, user: &str) -> Reply {
+        let reply = self.post(app, &format!("/login?user={}&remember=true", encode(user))).await;
+        assert_eq!(reply.status, StatusCode::OK, "login failed: {reply:?}");
+        assert!(reply.sets(REMEMBER), "no remember cookie issued: {:?}", reply.set_cookie_headers());
+        reply
+    }
+
+    /// `GET /whoami`'s body: `user:<id>` or `anonymous`.
+    pub async fn whoami(&self, app: &TestApp) -> String {
+        let reply = self.get(app, "/whoami").await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body
+    }
+
+    /// `GET /state`'s body: `user:<id> fresh:<bool>` or `anonymous fresh:false`.
+    pub async fn state(&self, app: &TestApp) -> String {
+        let reply = self.get(app, "/state").await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body
+    }
+}
+
+/// The remember cookie's default name.
+pub const REMEMBER: &str = "remember_token";
+/// The session cookie's name (actix-session's default).
+pub const SESSION: &str = "id";
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `value` with one character changed (in the middle, so base64 and the MAC both notice).
+pub fn tamper(value: &str) -> String {
+    let mut chars: Vec<char> = value.chars().collect();
+    let i = chars.len() / 3;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
