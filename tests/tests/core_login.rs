@@ -662,3 +662,101 @@ async fn with_login_of_a_user_whose_password_changed_is_refused() {
         .with_login(&before);
     assert_eq!(test::call_service(&app, req).await.status(), 302);
 }
+
+// ---- a loader that really waits ----
+
+/// Pending once, as a loader awaiting a database does.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[user_loader]
+async fn load_user_slowly(id: u64, db: web::Data<Db>) -> Result<Option<User>, common::DbError> {
+    YieldOnce(false).await;
+    db.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    YieldOnce(false).await;
+    if db.failing.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(common::DbError);
+    }
+    Ok(db.get(id))
+}
+
+fn slow_manager() -> LoginManager {
+    LoginManager::new(load_user_slowly).login_view("/login")
+}
+
+/// Two extractors polled side by side: the second waits for the load the first started.
+async fn two_extractors(a: CurrentUser<User>, b: Authenticated<User>) -> String {
+    format!("{:?} {}", a.get_id(), b.name)
+}
+
+#[actix_web::test]
+async fn extractors_waiting_on_one_pending_load_share_it() {
+    let db = Db::seeded();
+    let app = test::init_service(
+        app(&slow_manager(), &db).route("/two", web::get().to(two_extractors)),
+    )
+    .await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/two").await.body, "Some(\"1\") ada");
+    assert_eq!(db.loads(), 1);
+    assert_eq!(browser.get(&app, "/all-at-once").await.body, "1 1");
+    assert_eq!(db.loads(), 2);
+
+    // A failure reaches every waiting extractor: a 500, not a hang, not anonymous.
+    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(browser.get(&app, "/two").await.status, 500);
+    assert_eq!(browser.get(&app, "/secret").await.status, 500);
+}
+
+#[actix_web::test]
+async fn guard_with_a_pending_load_still_hands_the_body_to_the_handler() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&slow_manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    let res = browser
+        .send(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/items")
+                .set_json(common::Item { name: "ink".into() }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.json(), serde_json::json!({ "owner": "ada", "name": "ink" }));
+}
+
+// ---- the session is written only when something changed ----
+
+#[actix_web::test]
+async fn reading_the_login_never_rewrites_the_session_cookie() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db)).await;
+    let browser = Browser::new();
+    for path in ["/", "/whoami", "/login", "/freshness"] {
+        let res = browser.get(&app, path).await;
+        assert!(res.set_cookies.is_empty(), "anonymous {path}: {:?}", res.set_cookies);
+    }
+    let res = browser.login(&app, "/login", &ada()).await;
+    assert!(res.set_cookies.contains_key(SESSION_COOKIE));
+    for path in ["/", "/whoami", "/secret", "/all-at-once", "/fresh", "/freshness", "/login"] {
+        let res = browser.get(&app, path).await;
+        assert_eq!(res.status, 200, "{path}");
+        assert!(res.set_cookies.is_empty(), "logged in {path}: {:?}", res.set_cookies);
+    }
+}

@@ -157,6 +157,43 @@ async fn refused_request_runs_none_of_the_handlers_extractors() {
     assert_eq!(PROBES.load(Ordering::SeqCst), before + 1);
 }
 
+#[actix_web::test]
+async fn authenticated_extractor_refuses_like_the_guard() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route(
+        "/unguarded",
+        web::get().to(|user: login_runtime::Authenticated<common::User>| async move {
+            user.name.clone()
+        }),
+    ))
+    .await;
+    let browser = Browser::new();
+    let res = browser.get(&app, "/unguarded").await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), Some("/login?next=%2Funguarded"));
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/unguarded").await.body, "ada");
+}
+
+#[actix_web::test]
+async fn head_requests_are_redirected_with_302() {
+    let db = Db::seeded();
+    let app = test::init_service(
+        app(&manager(), &db).route("/head-secret", web::head().to(probed_head)),
+    )
+    .await;
+    let res = Browser::new()
+        .send(&app, test::TestRequest::default().method(Method::HEAD).uri("/head-secret"))
+        .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), Some("/login?next=%2Fhead-secret"));
+}
+
+#[login_required]
+async fn probed_head() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
 // ---- the unauthorized flow ----
 
 #[actix_web::test]
@@ -219,6 +256,25 @@ async fn login_view_on_another_host_gets_the_full_url() {
     assert_eq!(
         res.location(),
         Some("https://auth.example.com/login?next=http%3A%2F%2Fshop.example.com%2Fsecret%3Fa%3D1")
+    );
+}
+
+#[actix_web::test]
+async fn absolute_login_view_on_the_same_host_gets_the_path() {
+    let db = Db::seeded();
+    let login = manager().login_view("http://shop.example.com/login");
+    let app = test::init_service(app(&login, &db)).await;
+    let res = Browser::new()
+        .send(
+            &app,
+            test::TestRequest::get()
+                .uri("/secret?a=1")
+                .insert_header(("host", "shop.example.com")),
+        )
+        .await;
+    assert_eq!(
+        res.location(),
+        Some("http://shop.example.com/login?next=%2Fsecret%3Fa%3D1")
     );
 }
 
