@@ -177,18 +177,24 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: Vec<Param
             quote!(#krate::__private::FreshLoginRequired<(#(#tys,)*), #secs>)
         }
     };
-    // One clear error per parameter that is not an extractor, on its type.
-    let assertions = tys.iter().filter(|ty| !mentions_impl_trait(ty)).map(|ty| {
-        quote_spanned! {ty.span()=>
-            #krate::__private::require_extractor::<#ty>();
-        }
-    });
+    // A parameter that is not an extractor is reported at its type, with a message that says
+    // so, before actix's own "`Handler` is not implemented" at the route registration.
+    let assertions = tys.iter().map(|ty| require_extractor(&krate, ty));
     item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
     let prologue: syn::Block = syn::parse_quote!({
         #(#assertions)*
         let (#(#pats,)*) = #guard_var.into_inner();
     });
     item.block.stmts.splice(0..0, prologue.stmts);
+}
+
+/// `require_extractor::<T>();`, spanned on `T` (nothing for `impl Trait`, which cannot be
+/// named there).
+pub(crate) fn require_extractor(krate: &TokenStream, ty: &Type) -> TokenStream {
+    if mentions_impl_trait(ty) {
+        return TokenStream::new();
+    }
+    quote_spanned!(ty.span()=> #krate::__private::require_extractor::<#ty>();)
 }
 
 /// `impl Trait` in argument position cannot be named in a turbofish.
@@ -288,6 +294,7 @@ mod tests {
         );
         assert!(out.starts_with("# [get (\"/\")] pub async fn h"), "{out}");
         assert!(out.contains(":: login_runtime :: __private :: LoginRequired < (A , web :: Path < (u32 , String) > ,) >"), "{out}");
+        assert!(out.contains(":: login_runtime :: __private :: require_extractor :: < A > () ;"), "{out}");
         assert!(out.contains("let (a , mut b ,) = __login_guard . into_inner () ;"), "{out}");
         assert!(out.contains("-> impl Responder"), "{out}");
     }

@@ -194,18 +194,18 @@ fn generate(model: Model) -> TokenStream {
     let ext_tys: Vec<&Type> = extractors.iter().map(|param| &*param.ty).collect();
     let ext_pats = extractors.iter().map(|param| &param.pat);
 
-    // Spanned on the user's types, so a wrong type is reported where it is written.
-    let extractor_checks = ext_tys.iter().map(|ty| {
-        quote_spanned! {ty.span()=> #krate::__private::require_extractor::<#ty>(); }
-    });
-    let output_ty = quote_spanned! {output.span()=> #output };
-    let args_ty = quote!((#(#ext_tys,)*));
+    // Checks at the user's types, with messages that say what is wrong (`LoadOutput`, the
+    // bound of `Output`, has its own). The tuple is spanned on the parameter list, where
+    // rustc reports the `Args: FromRequest` bound.
+    let extractor_checks = ext_tys.iter().map(|ty| crate::guard::require_extractor(&krate, ty));
+    let args_ty = quote_spanned!(sig.paren_token.span.join()=> (#(#ext_tys,)*));
+    let output_ty = quote_spanned!(output.span()=> #output);
 
     let (trait_name, id_assoc, id_param, id_pat_ty, id_arg, id_check) = match &id {
         Some(Param { pat, ty }) => (
             quote!(UserLoader),
             quote_spanned!(ty.span()=> type Id = #ty;),
-            quote!(#id_var: #ty,),
+            quote!(#id_var: <Self as #krate::__private::UserLoader>::Id,),
             quote!(#pat: #ty,),
             quote!(#id_var,),
             quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>();),
@@ -274,6 +274,8 @@ mod tests {
         assert!(out.contains("impl :: login_runtime :: __private :: UserLoader for load_user"), "{out}");
         assert!(out.contains("type Id = u64 ;"), "{out}");
         assert!(out.contains("type Args = (web :: Data < Pool > , HttpRequest ,) ;"), "{out}");
+        assert!(out.contains("require_user_id :: < u64 > () ;"), "{out}");
+        assert!(out.contains("require_extractor :: < HttpRequest > () ;"), "{out}");
         assert!(out.contains("type Output = Option < User > ;"), "{out}");
         assert!(
             out.contains("# [tracing :: instrument] async fn load_user (id : u64 , web :: Data (pool) : web :: Data < Pool > , mut h : HttpRequest) -> Option < User >"),

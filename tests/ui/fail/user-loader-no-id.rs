@@ -1,0 +1,13 @@
+use login_runtime::{user_loader, AuthUser};
+
+#[derive(AuthUser)]
+struct User {
+    id: u64,
+}
+
+#[user_loader]
+async fn load_user() -> Option<User> {
+    None
+}
+
+fn main() {}

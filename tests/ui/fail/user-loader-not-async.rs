@@ -1,0 +1,13 @@
+use login_runtime::{user_loader, AuthUser};
+
+#[derive(AuthUser)]
+struct User {
+    id: u64,
+}
+
+#[user_loader]
+fn load_user(id: u64) -> Option<User> {
+    Some(User { id })
+}
+
+fn main() {}
