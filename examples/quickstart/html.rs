@@ -40,6 +40,7 @@ const STYLE: &str = "
   label { display: block; margin: .8rem 0 .2rem; font-weight: 500; }
   input[type=text], input[type=password] { width: 100%; padding: .5rem .6rem; font: inherit;
          border: 1px solid #d0d7de; border-radius: 6px; }
+  label.check { font-weight: normal; display: flex; align-items: center; gap: .5rem; }
   button { font: inherit; cursor: pointer; border-radius: 6px; }
   .primary { margin-top: 1.2rem; background: #1f883d; color: #fff; border: 0; padding: .5rem 1.2rem; }
   .flash { padding: .6rem 1rem; border-radius: 6px; margin-bottom: 1rem; border: 1px solid; }

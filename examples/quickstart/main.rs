@@ -16,6 +16,8 @@
 //! - `SESSION_KEY`: the key that encrypts and signs the session cookie, 64 bytes or more,
 //!   base64 or hex (`openssl rand -base64 64`). Without it a random key is generated, and
 //!   sessions end when the server stops.
+//! - `REMEMBER_KEY`: the key that authenticates remember-me cookies, likewise (a different
+//!   one).
 //! - `PORT`: default 8080. The server listens on 127.0.0.1 only.
 //! - `RUST_LOG`: a level (`debug`, `info`, ...), default `info`.
 
@@ -25,6 +27,7 @@ mod views;
 
 use std::env::VarError;
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -32,19 +35,26 @@ use actix_web::cookie::Key;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use login_runtime::LoginManager;
+use login_runtime::{LoginManager, RememberMe};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::users::{Db, load_user};
 
-/// The login manager: how users are loaded, and where visitors are sent when a page needs a
-/// login (or a fresher one). The messages are flashed to those pages.
-fn login_manager() -> LoginManager {
+/// The login manager: how users are loaded, where visitors are sent when a page needs a
+/// login (or a fresher one), and the remember-me cookie. The messages are flashed to those
+/// pages.
+fn login_manager(remember_key: &[u8]) -> LoginManager {
     LoginManager::new(load_user)
         .login_view("/login")
         .login_message("Please log in to see this page.", "info")
         .refresh_view("/reauth")
         .needs_refresh_message("Please confirm your password to continue.", "info")
+        .remember_me(
+            RememberMe::new(remember_key)
+                .duration(Duration::from_secs(14 * 24 * 3600))
+                // Plain http on localhost only (see `session_middleware`).
+                .secure(false),
+        )
 }
 
 /// actix-session with the cookie store: the whole session lives in an encrypted cookie.
@@ -56,23 +66,26 @@ fn session_middleware(key: Key) -> SessionMiddleware<CookieSessionStore> {
         .build()
 }
 
-/// The session key from `SESSION_KEY`, or a random one (with a warning) when it is not set.
-fn session_key() -> Result<Key, String> {
-    let text = match std::env::var("SESSION_KEY") {
+/// A secret from the environment (hex or base64, at least 64 bytes), or a random one, with a
+/// warning, when the variable is not set.
+fn secret(name: &str, what_ends: &str) -> Result<Vec<u8>, String> {
+    const MIN_LEN: usize = 64;
+    let text = match std::env::var(name) {
         Ok(text) => text,
         Err(VarError::NotPresent) => {
             tracing::warn!(
-                "SESSION_KEY is not set: using a random session key, so sessions end when the server \
-                 stops; set SESSION_KEY to 64 random bytes or more, base64 or hex \
-                 (e.g. `openssl rand -base64 64`)"
+                "{name} is not set: using a random key, so {what_ends} when the server stops; set \
+                 {name} to {MIN_LEN} random bytes or more, base64 or hex (`openssl rand -base64 64`)"
             );
-            return Ok(Key::generate());
+            return Ok(Key::generate().master().to_vec());
         }
-        Err(VarError::NotUnicode(_)) => return Err("SESSION_KEY is not valid UTF-8".into()),
+        Err(VarError::NotUnicode(_)) => return Err(format!("{name} is not valid UTF-8")),
     };
-    let bytes = decode_key(text.trim()).ok_or("SESSION_KEY is neither hex nor base64")?;
-    Key::try_from(bytes.as_slice())
-        .map_err(|_| format!("SESSION_KEY must be at least 64 bytes once decoded; it is {}", bytes.len()))
+    let bytes = decode_key(text.trim()).ok_or_else(|| format!("{name} is neither hex nor base64"))?;
+    if bytes.len() < MIN_LEN {
+        return Err(format!("{name} must be at least {MIN_LEN} bytes once decoded; it is {}", bytes.len()));
+    }
+    Ok(bytes)
 }
 
 fn decode_key(text: &str) -> Option<Vec<u8>> {
@@ -98,15 +111,17 @@ async fn main() -> std::io::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let (key, port) = match (session_key(), port()) {
-        (Ok(key), Ok(port)) => (key, port),
-        (Err(error), _) | (_, Err(error)) => {
+    let settings =
+        (secret("SESSION_KEY", "sessions end"), secret("REMEMBER_KEY", "remember-me cookies stop working"), port());
+    let (session_key, remember_key, port) = match settings {
+        (Ok(session_key), Ok(remember_key), Ok(port)) => (Key::from(&session_key), remember_key, port),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
             eprintln!("error: {error}");
             std::process::exit(2);
         }
     };
     let db = web::Data::new(Db::demo());
-    let login = login_manager();
+    let login = login_manager(&remember_key);
 
     let server = HttpServer::new(move || {
         App::new()
@@ -114,7 +129,7 @@ async fn main() -> std::io::Result<()> {
             // The manager as app data, and its middleware wrapped *after* the session
             // middleware, so that it runs outside it.
             .app_data(login.clone())
-            .wrap(session_middleware(key.clone()))
+            .wrap(session_middleware(session_key.clone()))
             .wrap(login.middleware())
             .configure(views::routes)
     })

@@ -12,7 +12,7 @@ use crate::users::Db;
 /// The app as `main` builds it, with a fresh database and a random key.
 macro_rules! app {
     () => {{
-        let login = login_manager();
+        let login = login_manager(&[7; 64]);
         test::init_service(
             App::new()
                 .app_data(web::Data::new(Db::demo()))
@@ -25,22 +25,30 @@ macro_rules! app {
     }};
 }
 
-/// A browser's cookie jar, for the one session cookie (`id`).
+/// A browser's cookie jar: the session cookie (`id`) and the remember-me cookie.
 #[derive(Default)]
-struct Jar(Option<Cookie<'static>>);
+struct Jar(Vec<Cookie<'static>>);
 
 impl Jar {
-    fn attach(&self, req: test::TestRequest) -> test::TestRequest {
-        match &self.0 {
-            Some(cookie) => req.cookie(cookie.clone()),
-            None => req,
+    fn attach(&self, mut req: test::TestRequest) -> test::TestRequest {
+        for cookie in &self.0 {
+            req = req.cookie(cookie.clone());
         }
+        req
     }
 
     fn keep<B>(&mut self, res: &actix_web::dev::ServiceResponse<B>) {
-        if let Some(cookie) = res.response().cookies().find(|c| c.name() == "id") {
-            self.0 = Some(cookie.into_owned());
+        for cookie in res.response().cookies() {
+            self.0.retain(|c| c.name() != cookie.name());
+            let removal = cookie.max_age().is_some_and(|age| age.is_zero()) || cookie.value().is_empty();
+            if !removal {
+                self.0.push(cookie.into_owned());
+            }
         }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|c| c.name() == name)
     }
 }
 
@@ -60,6 +68,14 @@ fn location<B>(res: &actix_web::dev::ServiceResponse<B>) -> &str {
 
 fn login_form(username: &str, password: &str, next: &str) -> test::TestRequest {
     test::TestRequest::post().uri("/login").set_form([("username", username), ("password", password), ("next", next)])
+}
+
+fn login_form_remember(username: &str, password: &str) -> test::TestRequest {
+    test::TestRequest::post().uri("/login").set_form([
+        ("username", username),
+        ("password", password),
+        ("remember", "on"),
+    ])
 }
 
 fn get(uri: &str) -> test::TestRequest {
@@ -165,7 +181,7 @@ async fn a_stale_login_confirms_the_password_before_changing_it() {
     assert_eq!(location(&res), "/reauth?next=%2Fchange-password");
     let mut jar = Jar::default();
     jar.keep(&res);
-    assert!(jar.0.is_some());
+    assert!(jar.has("id"));
 
     let page = body(send!(app, jar, get("/reauth?next=%2Fchange-password"))).await;
     assert!(page.contains("Please confirm your password to continue."), "{page}");
@@ -187,8 +203,10 @@ async fn changing_the_password_logs_out_the_other_sessions() {
     let app = app!();
     let (mut laptop, mut phone) = (Jar::default(), Jar::default());
     send!(app, laptop, login_form("ada", "correct horse", ""));
-    send!(app, phone, login_form("ada", "correct horse", ""));
+    send!(app, phone, login_form_remember("ada", "correct horse"));
     assert_eq!(send!(app, phone, get("/settings")).status(), StatusCode::OK);
+    let phone_remember: Vec<_> = phone.0.iter().filter(|c| c.name() == "remember_token").cloned().collect();
+    assert_eq!(phone_remember.len(), 1);
 
     let change = test::TestRequest::post()
         .uri("/change-password")
@@ -197,4 +215,37 @@ async fn changing_the_password_logs_out_the_other_sessions() {
     assert_eq!(location(&res), "/settings");
     assert_eq!(send!(app, laptop, get("/settings")).status(), StatusCode::OK);
     assert_eq!(send!(app, phone, get("/settings")).status(), StatusCode::FOUND);
+    // The phone's remember-me cookie was issued with the old password: it is refused too.
+    let mut remembered = Jar(phone_remember);
+    assert_eq!(send!(app, remembered, get("/settings")).status(), StatusCode::FOUND);
+}
+
+#[actix_web::test]
+async fn remember_me_logs_back_in_but_not_fresh() {
+    let app = app!();
+    let mut jar = Jar::default();
+    send!(app, jar, login_form_remember("ada", "correct horse"));
+    assert!(jar.has("remember_token"), "no remember-me cookie");
+
+    // The browser was closed: the session cookie is gone, the remember-me cookie is not.
+    jar.0.retain(|c| c.name() == "remember_token");
+    let res = send!(app, jar, get("/settings"));
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body(res).await.contains("not fresh"));
+    let res = send!(app, jar, get("/change-password"));
+    assert_eq!(location(&res), "/reauth?next=%2Fchange-password");
+
+    // Logging out ends the remember-me cookie too.
+    send!(app, jar, test::TestRequest::post().uri("/logout"));
+    assert!(!jar.has("remember_token"));
+    jar.0.clear();
+    assert_eq!(send!(app, jar, get("/settings")).status(), StatusCode::FOUND);
+}
+
+#[actix_web::test]
+async fn without_the_checkbox_there_is_no_remember_me_cookie() {
+    let app = app!();
+    let mut jar = Jar::default();
+    send!(app, jar, login_form("ada", "correct horse", ""));
+    assert!(jar.has("id") && !jar.has("remember_token"));
 }

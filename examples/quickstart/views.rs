@@ -7,8 +7,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
-    Authenticated, CurrentUser, FlashMessages, LoginError, confirm_login, flash, fresh_login_required, is_safe_next,
-    login_fresh, login_required, login_url, login_user, logout_user, next_url,
+    Authenticated, CurrentUser, FlashMessages, LoginError, LoginOptions, confirm_login, flash, fresh_login_required,
+    is_safe_next, login_fresh, login_required, login_url, login_user_with, logout_user, next_url,
 };
 use serde::Deserialize;
 
@@ -28,6 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(reauth)
         .service(api_me);
 }
+
+/// The remember-me cookie's name (`RememberMe`'s default).
+const REMEMBER_COOKIE: &str = "remember_token";
 
 /// A 303 See Other: after a form POST, the browser GETs the target (a 307 would re-post).
 fn see_other(location: &str) -> HttpResponse {
@@ -104,6 +107,7 @@ async fn login_form(req: HttpRequest, user: CurrentUser<User>, flashes: FlashMes
   <input type="text" id="username" name="username" autocomplete="username" required autofocus>
   <label for="password">Password</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required>
+  <label class="check"><input type="checkbox" name="remember"> Keep me logged in on this device for 14 days</label>
   <button class="primary" type="submit">Log in</button>
 </form>
 <p class="hint">Try <code>ada</code> / <code>correct horse</code>.</p>"#,
@@ -116,6 +120,8 @@ async fn login_form(req: HttpRequest, user: CurrentUser<User>, flashes: FlashMes
 struct LoginForm {
     username: String,
     password: String,
+    /// The checkbox: present (`on`) when ticked.
+    remember: Option<String>,
     #[serde(default)]
     next: String,
 }
@@ -128,8 +134,11 @@ async fn login(req: HttpRequest, db: web::Data<Db>, form: web::Form<LoginForm>) 
         flash(&req, "Wrong username or password.", "error").map_err(server_error)?;
         return Ok(see_other(&back_to_form));
     };
-    // Renews the session id (no session fixation) and records the login, fresh.
-    match login_user(&req, &user) {
+    // Renews the session id (no session fixation) and records the login, fresh; with
+    // `remember`, also sets the remember-me cookie, which logs the user back in (not fresh)
+    // once the session is gone.
+    let options = LoginOptions::new().remember(form.remember.is_some());
+    match login_user_with(&req, &user, options) {
         Ok(()) => {}
         Err(LoginError::Inactive) => {
             flash(&req, "This account is disabled.", "error").map_err(server_error)?;
@@ -137,7 +146,6 @@ async fn login(req: HttpRequest, db: web::Data<Db>, form: web::Form<LoginForm>) 
         }
         Err(error) => return Err(server_error(error)),
     }
-    tracing::info!(user = %user.username, "logged in");
     flash(&req, format!("Welcome back, {}!", user.display_name), "success").map_err(server_error)?;
     Ok(see_other(next.as_deref().unwrap_or("/")))
 }
@@ -153,7 +161,12 @@ async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
 #[get("/settings")]
 #[login_required]
 async fn settings(req: HttpRequest, user: Authenticated<User>, flashes: FlashMessages) -> HttpResponse {
-    let fresh = if login_fresh(&req) { "fresh" } else { "not fresh" };
+    let fresh = if login_fresh(&req) {
+        "fresh: you entered your password in this session"
+    } else {
+        "not fresh (restored from the remember-me cookie, or seen from another address): changing the \
+         password asks for it first"
+    };
     let body = format!(
         r#"<h1>Settings</h1>
 <p>Name: {name}<br>Username: <code>{username}</code><br>User id: <code>{id}</code></p>
@@ -204,9 +217,11 @@ async fn change_password(
     let Some(updated) = db.set_password(user.id, &form.password) else {
         return Ok(see_other("/"));
     };
-    // The new security stamp ends every session opened with the old one, this one included:
-    // log this one in again with the new stamp.
-    login_user(&req, &updated).map_err(server_error)?;
+    // The new security stamp ends every session and remember-me cookie issued with the old
+    // one, this one included: log this one in again with the new stamp (and a new remember-me
+    // cookie if it had one).
+    let remembered = req.cookie(REMEMBER_COOKIE).is_some();
+    login_user_with(&req, &updated, LoginOptions::new().remember(remembered)).map_err(server_error)?;
     flash(&req, "Password changed. Sessions on other devices have been logged out.", "success")
         .map_err(server_error)?;
     Ok(see_other("/settings"))
