@@ -6,9 +6,7 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_login-bench"))
-        .args(&args)
-        .status()
-        .expect("run login-bench");
+    let status =
+        std::process::Command::new(env!("CARGO_BIN_EXE_login-bench")).args(&args).status().expect("run login-bench");
     std::process::exit(status.code().unwrap_or(1));
 }

@@ -82,10 +82,7 @@ impl Conn {
             let mut chunk = [0u8; 8192];
             let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "server closed the connection",
-                ));
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "server closed the connection"));
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -180,9 +177,10 @@ pub async fn drive(
                         let t0 = Instant::now();
                         let resp = match c.exchange(&req, false).await {
                             Ok(resp) => resp,
-                            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof
-                                || e.kind() == std::io::ErrorKind::ConnectionReset
-                                || e.kind() == std::io::ErrorKind::BrokenPipe =>
+                            Err(e)
+                                if e.kind() == std::io::ErrorKind::UnexpectedEof
+                                    || e.kind() == std::io::ErrorKind::ConnectionReset
+                                    || e.kind() == std::io::ErrorKind::BrokenPipe =>
                             {
                                 r.reconnects += 1;
                                 if r.reconnects > 1000 {

@@ -68,19 +68,83 @@ pub fn rows() -> Vec<Row> {
         pending: None,
     };
     vec![
-        Row { id: "1", label: "actix-web plain route", server: "actix-plain", login: None, path: "/plain", read_only: false, ..base.clone() },
+        Row {
+            id: "1",
+            label: "actix-web plain route",
+            server: "actix-plain",
+            login: None,
+            path: "/plain",
+            read_only: false,
+            ..base.clone()
+        },
         Row { id: "2", label: "actix-session cookie store, read 1 key", server: "actix-session", ..base.clone() },
         Row { id: "3", label: "actix-identity Identity extractor", server: "actix-identity", ..base.clone() },
         // ---- OUR ROUTES (served by ours.rs; see the contract there) ----
-        Row { id: "4", label: "ours: #[login_required] + current user (cookie)", server: "ours", path: "/protected", pending: OURS_PENDING, ..base.clone() },
-        Row { id: "5", label: "ours: anonymous -> protected (rejection)", server: "ours", login: None, path: "/protected", expect: rejected, read_only: false, pending: OURS_PENDING, ..base.clone() },
-        Row { id: "6", label: "ours: restored from remember cookie", server: "ours", login: Some("/login?remember=1"), keep_cookies: Some(OURS_REMEMBER_ONLY), path: "/protected", read_only: false, pending: OURS_PENDING, ..base.clone() },
+        Row {
+            id: "4",
+            label: "ours: #[login_required] + current user (cookie)",
+            server: "ours",
+            path: "/protected",
+            pending: OURS_PENDING,
+            ..base.clone()
+        },
+        Row {
+            id: "5",
+            label: "ours: anonymous -> protected (rejection)",
+            server: "ours",
+            login: None,
+            path: "/protected",
+            expect: rejected,
+            read_only: false,
+            pending: OURS_PENDING,
+            ..base.clone()
+        },
+        Row {
+            id: "6",
+            label: "ours: restored from remember cookie",
+            server: "ours",
+            login: Some("/login?remember=1"),
+            keep_cookies: Some(OURS_REMEMBER_ONLY),
+            path: "/protected",
+            read_only: false,
+            pending: OURS_PENDING,
+            ..base.clone()
+        },
         // ---- redis ----
-        Row { id: "7a", label: "actix-session redis store, read 1 key", server: "actix-session-redis", needs_redis: true, ..base.clone() },
-        Row { id: "7b", label: "ours on redis store (as row 4)", server: "ours-redis", needs_redis: true, path: "/protected", pending: OURS_PENDING, ..base.clone() },
+        Row {
+            id: "7a",
+            label: "actix-session redis store, read 1 key",
+            server: "actix-session-redis",
+            needs_redis: true,
+            ..base.clone()
+        },
+        Row {
+            id: "7b",
+            label: "ours on redis store (as row 4)",
+            server: "ours-redis",
+            needs_redis: true,
+            path: "/protected",
+            pending: OURS_PENDING,
+            ..base.clone()
+        },
         // ---- axum ----
-        Row { id: "8a", label: "axum plain route", server: "axum-plain", login: None, path: "/plain", read_only: false, baseline: "8a", ..base.clone() },
-        Row { id: "8b", label: "axum-login login_required! + user (MemoryStore)", server: "axum-login", baseline: "8a", ..base.clone() },
+        Row {
+            id: "8a",
+            label: "axum plain route",
+            server: "axum-plain",
+            login: None,
+            path: "/plain",
+            read_only: false,
+            baseline: "8a",
+            ..base.clone()
+        },
+        Row {
+            id: "8b",
+            label: "axum-login login_required! + user (MemoryStore)",
+            server: "axum-login",
+            baseline: "8a",
+            ..base.clone()
+        },
     ]
 }
 
@@ -102,24 +166,35 @@ struct Opts {
     conns: usize,
     max_requests: u64,
     cg_requests: u64,
+    cg_runs: usize,
     only: Option<Vec<String>>,
 }
 
 fn parse_opts(args: &[String]) -> Opts {
     let smoke = args.iter().any(|a| a == "--smoke") || std::env::var_os("LOGIN_BENCH_SMOKE").is_some();
     let callgrind = args.iter().any(|a| a == "--callgrind");
-    let num = |name: &str| crate::flag_value(args, name).map(|v| v.parse::<f64>().unwrap_or_else(|_| crate::die(&format!("bad {name}"))));
+    let num = |name: &str| {
+        crate::flag_value(args, name).map(|v| v.parse::<f64>().unwrap_or_else(|_| crate::die(&format!("bad {name}"))))
+    };
     for a in args {
         if a.starts_with("--")
             && ![
-                "--smoke", "--callgrind", "--reps", "--secs", "--conns", "--only", "--cg-requests", "--bench",
+                "--smoke",
+                "--callgrind",
+                "--reps",
+                "--secs",
+                "--conns",
+                "--only",
+                "--cg-requests",
+                "--cg-runs",
+                "--bench",
                 "--warmup",
             ]
             .contains(&a.as_str())
         {
             crate::die(&format!(
                 "unknown option {a}\nusage: login-bench [--smoke] [--callgrind] [--reps N] [--secs S] \
-                 [--warmup S] [--conns C] [--cg-requests N] [--only 1,2,8b]"
+                 [--warmup S] [--conns C] [--cg-requests N] [--cg-runs N] [--only 1,2,8b]"
             ));
         }
     }
@@ -132,6 +207,7 @@ fn parse_opts(args: &[String]) -> Opts {
         conns: num("--conns").map(|v| v as usize).unwrap_or(16),
         max_requests: 5_000_000,
         cg_requests: num("--cg-requests").map(|v| v as u64).unwrap_or(if smoke { 300 } else { 3000 }),
+        cg_runs: num("--cg-runs").map(|v| v as usize).unwrap_or(if smoke { 1 } else { 3 }),
         only: crate::flag_value(args, "--only").map(|s| s.split(',').map(str::to_owned).collect()),
     }
 }
@@ -230,9 +306,7 @@ fn clk_tck() -> f64 {
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|p| p.join(bin)).find(|p| p.is_file())
-    })
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(bin)).find(|p| p.is_file()))
 }
 
 fn free_port() -> u16 {
@@ -265,7 +339,9 @@ fn start_redis() -> Result<Redis, String> {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
                 let mut buf = [0u8; 16];
-                if s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).map(|n| buf[..n].starts_with(b"+PONG")).unwrap_or(false) {
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read(&mut buf).map(|n| buf[..n].starts_with(b"+PONG")).unwrap_or(false)
+                {
                     return Ok(Redis { proc_: p, url: format!("redis://127.0.0.1:{port}") });
                 }
             }
@@ -388,7 +464,14 @@ pub fn main(args: Vec<String>) {
     // Warm up every route.
     for p in &prepared {
         let _ = rt
-            .block_on(client::drive(p.addr, p.req.clone(), p.row.expect, opts.conns, Duration::from_secs_f64(opts.warmup_secs), opts.max_requests))
+            .block_on(client::drive(
+                p.addr,
+                p.req.clone(),
+                p.row.expect,
+                opts.conns,
+                Duration::from_secs_f64(opts.warmup_secs),
+                opts.max_requests,
+            ))
             .unwrap_or_else(|e| crate::die(&format!("warm-up of row {}: {e}", p.row.id)));
     }
 
@@ -452,7 +535,14 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
     let cpu0 = proc_cpu_secs(p.pid);
     let ext0 = ext_pid.map(proc_cpu_secs);
     let res = rt
-        .block_on(client::drive(p.addr, p.req.clone(), p.row.expect, opts.conns, Duration::from_secs_f64(opts.secs), opts.max_requests))
+        .block_on(client::drive(
+            p.addr,
+            p.req.clone(),
+            p.row.expect,
+            opts.conns,
+            Duration::from_secs_f64(opts.secs),
+            opts.max_requests,
+        ))
         .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", p.row.id)));
     let cpu1 = proc_cpu_secs(p.pid);
     let ext1 = ext_pid.map(proc_cpu_secs);
@@ -476,7 +566,9 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
 fn print_machine_header(opts: &Opts) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_default();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!();
@@ -513,7 +605,9 @@ fn print_table(opts: &Opts, prepared: &[Prepared], samples: &[Vec<Sample>], skip
         opts.reps
     );
     println!();
-    println!("| row | route | server CPU µs/req | × baseline | +µs vs baseline | req/s | p50 µs | p99 µs | Set-Cookie/req | status |");
+    println!(
+        "| row | route | server CPU µs/req | × baseline | +µs vs baseline | req/s | p50 µs | p99 µs | Set-Cookie/req | status |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut order: Vec<usize> = (0..prepared.len()).collect();
     order.sort_by_key(|&i| row_order(prepared[i].row.id));
@@ -542,11 +636,8 @@ fn print_table(opts: &Opts, prepared: &[Prepared], samples: &[Vec<Sample>], skip
         let sc_total: f64 = s.iter().map(|x| x.set_cookie_per_req * x.requests as f64).sum();
         let reqs_total: u64 = s.iter().map(|x| x.requests).sum();
         let sc = sc_total / reqs_total.max(1) as f64;
-        let sc_cell = if p.row.read_only && sc > 0.0 {
-            format!("**{sc:.2} (!! must be 0)**")
-        } else {
-            format!("{sc:.2}")
-        };
+        let sc_cell =
+            if p.row.read_only && sc > 0.0 { format!("**{sc:.2} (!! must be 0)**") } else { format!("{sc:.2}") };
         let unexpected: u64 = s.iter().map(|x| x.unexpected).sum();
         let status = if unexpected == 0 {
             format!("{} ok", p.sanity_status)
@@ -581,7 +672,9 @@ fn print_table(opts: &Opts, prepared: &[Prepared], samples: &[Vec<Sample>], skip
         println!("{l}");
     }
     println!();
-    println!("× baseline: rows 1-7 vs row 1 (actix plain), rows 8* vs row 8a (axum plain). CPU includes accept/parse/write of the whole server process.");
+    println!(
+        "× baseline: rows 1-7 vs row 1 (actix plain), rows 8* vs row 8a (axum plain). CPU includes accept/parse/write of the whole server process."
+    );
 }
 
 fn row_order(id: &str) -> u32 {
@@ -593,7 +686,13 @@ fn row_order(id: &str) -> u32 {
 // callgrind mode: instructions per request
 // ---------------------------------------------------------------------------
 
-fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], redis: Option<&Redis>, skipped: &[(Row, String)]) {
+fn callgrind_mode(
+    opts: &Opts,
+    rt: &tokio::runtime::Runtime,
+    active: &[Row],
+    redis: Option<&Redis>,
+    skipped: &[(Row, String)],
+) {
     if which("valgrind").is_none() || which("callgrind_control").is_none() {
         crate::die("--callgrind needs valgrind and callgrind_control (apt-get install valgrind)");
     }
@@ -602,8 +701,8 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
     println!();
     println!(
         "callgrind: instructions (Ir) per request, server under valgrind --tool=callgrind, \
-         1 connection, {} measured requests after warm-up (deterministic; one run per row).",
-        opts.cg_requests
+         1 connection, {} measured requests after warm-up; median [min-max] of {} server processes per row.",
+        opts.cg_requests, opts.cg_runs
     );
     println!();
     println!("| row | route | Ir/req | × baseline | Set-Cookie/req | status |");
@@ -614,47 +713,43 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
     let mut active = active.to_vec();
     active.sort_by_key(|r| (r.baseline != r.id, row_order(r.id)));
     for r in &active {
-        let out = dir.join(format!("cg.{}.out", r.id));
-        let wrapper = vec![
-            "valgrind".to_owned(),
-            "--tool=callgrind".to_owned(),
-            format!("--callgrind-out-file={}", out.display()),
-            "--quiet".to_owned(),
-        ];
-        let url = if r.needs_redis { redis.map(|x| x.url.as_str()) } else { None };
-        let server = start_server(r.server, url, &wrapper, Duration::from_secs(300))
-            .unwrap_or_else(|e| crate::die(&e));
-        let p = rt
-            .block_on(prepare(r, server.addr, server.proc_.pid()))
-            .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
-        let warm = (opts.cg_requests / 3).max(100);
-        rt.block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), warm))
-            .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
-        callgrind_control(&["-z"], server.proc_.pid());
-        let res = rt
-            .block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), opts.cg_requests))
-            .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
-        callgrind_control(&["-d"], server.proc_.pid());
-        let ir = read_dump_total(&dir, &out, server.proc_.pid());
-        drop(server);
-        let per = ir.map(|ir| ir as f64 / res.requests.max(1) as f64);
+        let mut irs: Vec<f64> = Vec::new();
+        let mut last: Option<client::LoadResult> = None;
+        for run in 0..opts.cg_runs {
+            let out = dir.join(format!("cg.{}.{run}.out", r.id));
+            let (per, res) = callgrind_one(opts, rt, r, redis, &dir, &out);
+            if let Some(v) = per {
+                irs.push(v);
+            }
+            last = Some(res);
+        }
+        let res = last.unwrap_or_default();
+        let per = if irs.is_empty() { None } else { Some(median(&mut irs.clone())) };
         if let Some(v) = per {
             results.insert(r.id, v);
         }
         let base = results.get(r.baseline).copied();
-        eprintln!("callgrind row {} done: {:?} Ir/req", r.id, per.map(|v| v.round()));
-        lines.push((row_order(r.id), format!(
-            "| {} | {} | {} | {} | {:.2} | {} |",
-            r.id,
-            r.label,
-            per.map(|v| format!("{v:.0}")).unwrap_or_else(|| "dump not found".into()),
-            match (per, base) {
-                (Some(v), Some(b)) => format!("{:.2}", v / b),
-                _ => "n/a".into(),
-            },
-            res.set_cookies as f64 / res.requests.max(1) as f64,
-            if res.unexpected_status == 0 { format!("{} ok", res.last_status) } else { format!("UNEXPECTED x{}", res.unexpected_status) }
-        )));
+        let (lo, hi) = minmax(&irs);
+        eprintln!("callgrind row {} done: {:?} Ir/req", r.id, irs);
+        lines.push((
+            row_order(r.id),
+            format!(
+                "| {} | {} | {} | {} | {:.2} | {} |",
+                r.id,
+                r.label,
+                per.map(|v| format!("**{v:.0}** [{lo:.0}–{hi:.0}]")).unwrap_or_else(|| "dump not found".into()),
+                match (per, base) {
+                    (Some(v), Some(b)) => format!("{:.2}", v / b),
+                    _ => "n/a".into(),
+                },
+                res.set_cookies as f64 / res.requests.max(1) as f64,
+                if res.unexpected_status == 0 {
+                    format!("{} ok", res.last_status)
+                } else {
+                    format!("UNEXPECTED x{}", res.unexpected_status)
+                }
+            ),
+        ));
     }
     for (r, why) in skipped {
         lines.push((row_order(r.id), format!("| {} | {} | {} | | | |", r.id, r.label, why)));
@@ -664,8 +759,43 @@ fn callgrind_mode(opts: &Opts, rt: &tokio::runtime::Runtime, active: &[Row], red
         println!("{l}");
     }
     println!();
-    println!("Ir counts user-space instructions of all server threads (kernel time is not counted); × baseline as in the main table.");
+    println!(
+        "Ir counts user-space instructions of all server threads (kernel time is not counted); × baseline as in the main table."
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One server process under callgrind: warm up, zero, drive, dump. Returns Ir/request.
+fn callgrind_one(
+    opts: &Opts,
+    rt: &tokio::runtime::Runtime,
+    r: &Row,
+    redis: Option<&Redis>,
+    dir: &Path,
+    out: &Path,
+) -> (Option<f64>, client::LoadResult) {
+    let wrapper = vec![
+        "valgrind".to_owned(),
+        "--tool=callgrind".to_owned(),
+        format!("--callgrind-out-file={}", out.display()),
+        "--quiet".to_owned(),
+    ];
+    let url = if r.needs_redis { redis.map(|x| x.url.as_str()) } else { None };
+    let server = start_server(r.server, url, &wrapper, Duration::from_secs(300)).unwrap_or_else(|e| crate::die(&e));
+    let p = rt
+        .block_on(prepare(r, server.addr, server.proc_.pid()))
+        .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
+    let warm = (opts.cg_requests / 3).max(100);
+    rt.block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), warm))
+        .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
+    callgrind_control(&["-z"], server.proc_.pid());
+    let res = rt
+        .block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), opts.cg_requests))
+        .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
+    callgrind_control(&["-d"], server.proc_.pid());
+    let ir = read_dump_total(dir, out, server.proc_.pid());
+    drop(server);
+    (ir.map(|ir| ir as f64 / res.requests.max(1) as f64), res)
 }
 
 fn callgrind_control(args: &[&str], pid: u32) {
@@ -690,11 +820,7 @@ fn read_dump_total(dir: &Path, out: &Path, _pid: u32) -> Option<u64> {
         let mut dumps: Vec<PathBuf> = std::fs::read_dir(dir)
             .ok()?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .map(|n| n.to_string_lossy().starts_with(&format!("{prefix}.")))
-                    .unwrap_or(false)
-            })
+            .filter(|p| p.file_name().map(|n| n.to_string_lossy().starts_with(&format!("{prefix}."))).unwrap_or(false))
             .collect();
         dumps.sort();
         if let Some(last) = dumps.last() {

@@ -34,9 +34,7 @@ fn main() {
 }
 
 pub(crate) fn flag_value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 pub(crate) fn die(msg: &str) -> ! {

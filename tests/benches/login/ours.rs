@@ -59,9 +59,9 @@ pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<Str
         //
         // #[login_required]
         // async fn protected(user: CurrentUser<User>) -> String { format!("hello {}", user.id) }
-        "ours" | "ours-redis" => crate::die(&format!(
-            "server kind {kind:?}: our routes are not filled in yet (tests/benches/login/ours.rs)"
-        )),
+        "ours" | "ours-redis" => {
+            crate::die(&format!("server kind {kind:?}: our routes are not filled in yet (tests/benches/login/ours.rs)"))
+        }
         other => crate::die(&format!("unknown server kind {other:?}")),
     }
 }

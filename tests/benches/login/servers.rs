@@ -24,18 +24,13 @@ pub fn serve(kind: &str, redis: Option<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let port = listener.local_addr().unwrap().port();
     match kind {
-        "actix-plain" => run_actix(listener, port, || {
-            App::new().route("/plain", web::get().to(|| async { "hello" }))
-        }),
+        "actix-plain" => run_actix(listener, port, || App::new().route("/plain", web::get().to(|| async { "hello" }))),
         "actix-session" => run_actix(listener, port, actix_session_app::cookie),
         "actix-session-redis" => {
             let url = redis.unwrap_or_else(|| crate::die("actix-session-redis needs --redis URL"));
             actix_web::rt::System::new().block_on(async move {
-                let store = actix_session::storage::RedisSessionStore::new(url)
-                    .await
-                    .expect("connect to redis");
-                run_actix_in_system(listener, port, move || actix_session_app::redis(store.clone()))
-                    .await
+                let store = actix_session::storage::RedisSessionStore::new(url).await.expect("connect to redis");
+                run_actix_in_system(listener, port, move || actix_session_app::redis(store.clone())).await
             })
         }
         "actix-identity" => run_actix(listener, port, actix_identity_app),
@@ -83,12 +78,7 @@ where
         > + 'static,
     B: actix_web::body::MessageBody + 'static,
 {
-    let server = HttpServer::new(factory)
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
+    let server = HttpServer::new(factory).workers(1).disable_signals().listen(listener).expect("listen").run();
     announce(port);
     server.await.expect("server")
 }
@@ -130,11 +120,7 @@ mod actix_session_app {
         >,
     > {
         App::new()
-            .wrap(
-                SessionMiddleware::builder(store, session_key())
-                    .cookie_secure(false)
-                    .build(),
-            )
+            .wrap(SessionMiddleware::builder(store, session_key()).cookie_secure(false).build())
             .route("/login", web::get().to(login))
             .route("/me", web::get().to(me))
     }
@@ -190,11 +176,7 @@ fn actix_identity_app() -> App<
     App::new()
         // Order matters: identity must run inside the session middleware.
         .wrap(IdentityMiddleware::default())
-        .wrap(
-            SessionMiddleware::builder(CookieSessionStore::default(), session_key())
-                .cookie_secure(false)
-                .build(),
-        )
+        .wrap(SessionMiddleware::builder(CookieSessionStore::default(), session_key()).cookie_secure(false).build())
         .route("/login", web::get().to(login))
         .route("/me", web::get().to(me))
 }
@@ -252,10 +234,7 @@ mod axum_apps {
 
     pub fn login() -> Router {
         let mut users = HashMap::new();
-        users.insert(
-            USER.to_owned(),
-            User { id: USER.to_owned(), auth_hash: b"pw-hash-of-user1".to_vec() },
-        );
+        users.insert(USER.to_owned(), User { id: USER.to_owned(), auth_hash: b"pw-hash-of-user1".to_vec() });
         let backend = Backend { users: Arc::new(users) };
         let session_layer = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
         let auth_layer = AuthManagerLayerBuilder::new(backend, session_layer).build();
@@ -286,10 +265,7 @@ mod axum_apps {
     }
 
     pub fn run(listener: std::net::TcpListener, port: u16, app: Router) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
