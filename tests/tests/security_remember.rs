@@ -553,3 +553,117 @@ async fn unauthenticated_requests_without_a_remember_cookie_get_no_remember_set_
     assert_eq!(reply.status, StatusCode::FOUND);
     assert!(reply.set_cookie(REMEMBER).is_none());
 }
+
+// ---- the remember-me flow against a real server ----
+
+mod server {
+    use std::sync::Arc;
+
+    use actix_web::cookie::Cookie;
+    use actix_web::dev::ServerHandle;
+    use actix_web::{HttpServer, web};
+    use login_runtime::{LoginEventKind, LoginManager};
+    use reqwest::StatusCode;
+    use reqwest::header::{LOCATION, SET_COOKIE};
+
+    use super::support::{Db, Env, REMEMBER, SESSION, app};
+
+    struct Server {
+        base: String,
+        handle: ServerHandle,
+    }
+
+    impl Server {
+        /// The test app on `127.0.0.1:<random port>`, one worker.
+        fn start(login: LoginManager, db: web::Data<Db>) -> Self {
+            let server = HttpServer::new(move || app(login.clone(), db.clone()))
+                .workers(1)
+                .bind(("127.0.0.1", 0))
+                .expect("bind a loopback port");
+            let addr = server.addrs()[0];
+            let server = server.run();
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Self { base: format!("http://{addr}"), handle }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    fn set_cookies(res: &reqwest::Response, name: &str) -> Vec<Cookie<'static>> {
+        res.headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| Cookie::parse(v.to_owned()).ok())
+            .filter(|c| c.name() == name)
+            .collect()
+    }
+
+    /// A browser with this cookie jar: keeps cookies, shows each redirect.
+    fn browser(jar: &Arc<reqwest::cookie::Jar>) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_provider(Arc::clone(jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client")
+    }
+
+    async fn body(client: &reqwest::Client, url: String) -> String {
+        let res = client.get(url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
+    #[actix_web::test]
+    async fn remember_me_flow_over_http() {
+        let env = Env::new();
+        let server = Server::start(env.manager(), env.db.clone());
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let first = browser(&jar);
+
+        // Log in with "remember me".
+        let res = first.post(server.url("/login?user=ada&remember=true")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let remember = set_cookies(&res, REMEMBER).pop().expect("a remember cookie");
+        assert_eq!(remember.http_only(), Some(true));
+        assert_eq!(remember.same_site(), Some(actix_web::cookie::SameSite::Lax));
+        assert_eq!(body(&first, server.url("/state")).await, "user:ada fresh:true");
+
+        // The browser restarts: only the remember cookie is left.
+        let jar2 = Arc::new(reqwest::cookie::Jar::default());
+        let url: reqwest::Url = server.base.parse().unwrap();
+        jar2.add_cookie_str(&format!("{REMEMBER}={}; Path=/", remember.value()), &url);
+        let second = browser(&jar2);
+        let res = second.get(server.url("/state")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(!set_cookies(&res, SESSION).is_empty(), "a new session cookie");
+        assert_eq!(res.text().await.unwrap(), "user:ada fresh:false");
+
+        // The restored session carries on; the cookie is not checked again.
+        assert_eq!(body(&second, server.url("/whoami")).await, "user:ada");
+        assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1);
+
+        // Not fresh: the needs-refresh flow, then `confirm_login`.
+        let res = second.get(server.url("/fresh")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.headers().get(LOCATION).unwrap(), "/reauth?next=%2Ffresh");
+        let res = second.post(server.url("/confirm")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(body(&second, server.url("/fresh")).await, "fresh area of ada");
+
+        // Logging out clears the remember cookie from the browser.
+        let res = second.post(server.url("/logout")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cleared = set_cookies(&res, REMEMBER).pop().expect("the remember cookie is cleared");
+        assert_eq!(cleared.max_age(), Some(actix_web::cookie::time::Duration::ZERO));
+        use reqwest::cookie::CookieStore;
+        let held = jar2.cookies(&url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!held.contains(REMEMBER), "the browser dropped it: {held}");
+        assert_eq!(body(&second, server.url("/whoami")).await, "anonymous");
+
+        server.handle.stop(true).await;
+    }
+}
