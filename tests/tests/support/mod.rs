@@ -255,6 +255,11 @@ impl Env {
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
     }
+
+    /// The manual clock's time, in seconds since the epoch.
+    pub fn clock_secs(&self) -> u64 {
+        login_runtime::Clock::now(&self.clock)
+    }
 }
 
 // ---- the app ----
