@@ -6,14 +6,10 @@ mod common;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, test, web};
-use common::{
-    ADA, BOB, Browser, Db, EVE, LoginForm, MemoryStore, SESSION_COOKIE, User, app,
-    app_with_store, manager,
-};
+use common::{ADA, BOB, Browser, Db, EVE, LoginForm, MemoryStore, SESSION_COOKIE, User, app, app_with_store, manager};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
-    AnonymousUser, AuthUser, Authenticated, CurrentUser, LoginError, LoginManager, ManualClock,
-    login_user, user_loader,
+    AnonymousUser, AuthUser, Authenticated, CurrentUser, LoginError, LoginManager, ManualClock, login_user, user_loader,
 };
 
 fn ada() -> LoginForm {
@@ -111,10 +107,7 @@ async fn loader_returning_none_ends_the_login() {
     let ada_user = db.remove(ADA).unwrap();
     let res = browser.get(&app, "/whoami").await;
     assert_eq!(res.body, "anonymous");
-    assert!(
-        res.set_cookies.contains_key(SESSION_COOKIE),
-        "the session drops the login"
-    );
+    assert!(res.set_cookies.contains_key(SESSION_COOKIE), "the session drops the login");
     let loads = db.loads();
 
     // The user comes back: the session no longer names them.
@@ -140,10 +133,7 @@ async fn loader_extractor_failure_is_a_500() {
             .configure(common::routes),
     )
     .await;
-    let req = test::TestRequest::get()
-        .uri("/whoami")
-        .to_request()
-        .with_login(&db.user(ADA));
+    let req = test::TestRequest::get().uri("/whoami").to_request().with_login(&db.user(ADA));
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), 500);
 }
@@ -177,9 +167,8 @@ async fn loader_with_a_string_id() {
             .route("/login/{id}", web::post().to(member_login))
             .route(
                 "/whoami",
-                web::get().to(|user: CurrentUser<Member>| async move {
-                    user.get_id().unwrap_or_else(|| "anonymous".into())
-                }),
+                web::get()
+                    .to(|user: CurrentUser<Member>| async move { user.get_id().unwrap_or_else(|| "anonymous".into()) }),
             ),
     )
     .await;
@@ -194,10 +183,7 @@ async fn loader_with_a_string_id() {
 async fn stored_id_that_does_not_parse_is_anonymous() {
     // The loader takes a `u64`; a login stored as "not-a-number" names nobody.
     let db = Db::seeded();
-    let app = test::init_service(
-        app(&manager(), &db).route("/login/{id}", web::post().to(member_login)),
-    )
-    .await;
+    let app = test::init_service(app(&manager(), &db).route("/login/{id}", web::post().to(member_login))).await;
     let browser = Browser::new();
     let res = browser.post(&app, "/login/not-a-number").await;
     assert_eq!(res.status, 200);
@@ -218,21 +204,14 @@ async fn stored_id_that_does_not_parse_is_anonymous() {
 #[actix_web::test]
 async fn current_user_is_the_anonymous_user_when_nobody_is_logged_in() {
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe)))
-        .await;
+    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe))).await;
     let browser = Browser::new();
     let res = browser.get(&app, "/describe").await;
-    assert_eq!(
-        res.body,
-        "anonymous=true authenticated=false active=false id=None name=None"
-    );
+    assert_eq!(res.body, "anonymous=true authenticated=false active=false id=None name=None");
 
     browser.login(&app, "/login", &ada()).await;
     let res = browser.get(&app, "/describe").await;
-    assert_eq!(
-        res.body,
-        "anonymous=false authenticated=true active=true id=Some(\"1\") name=Some(\"ada\")"
-    );
+    assert_eq!(res.body, "anonymous=false authenticated=true active=true id=Some(\"1\") name=Some(\"ada\")");
 }
 
 #[actix_web::test]
@@ -240,15 +219,10 @@ async fn anonymous_user_type_is_the_default_one() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route(
         "/anon",
-        web::get().to(|user: CurrentUser<User, AnonymousUser>| async move {
-            format!("{:?}", user.anonymous())
-        }),
+        web::get().to(|user: CurrentUser<User, AnonymousUser>| async move { format!("{:?}", user.anonymous()) }),
     ))
     .await;
-    assert_eq!(
-        Browser::new().get(&app, "/anon").await.body,
-        "Some(AnonymousUser)"
-    );
+    assert_eq!(Browser::new().get(&app, "/anon").await.body, "Some(AnonymousUser)");
 }
 
 #[derive(Clone, Debug)]
@@ -278,16 +252,10 @@ async fn greet_guest(user: CurrentUser<User, Guest>) -> String {
 #[actix_web::test]
 async fn custom_anonymous_user() {
     let db = Db::seeded();
-    let login = manager().anonymous_user(|| Guest {
-        name: "guest".into(),
-    });
-    let app = test::init_service(app(&login, &db).route("/greet", web::get().to(greet_guest)))
-        .await;
+    let login = manager().anonymous_user(|| Guest { name: "guest".into() });
+    let app = test::init_service(app(&login, &db).route("/greet", web::get().to(greet_guest))).await;
     let browser = Browser::new();
-    assert_eq!(
-        browser.get(&app, "/greet").await.body,
-        "hello guest (anonymous=true)"
-    );
+    assert_eq!(browser.get(&app, "/greet").await.body, "hello guest (anonymous=true)");
     browser.login(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/greet").await.body, "hello ada");
 }
@@ -297,14 +265,8 @@ async fn asking_for_the_wrong_user_type_is_a_500() {
     let db = Db::seeded();
     let app = test::init_service(
         app(&manager(), &db)
-            .route(
-                "/member",
-                web::get().to(|user: CurrentUser<Member>| async move { format!("{user:?}") }),
-            )
-            .route(
-                "/member-auth",
-                web::get().to(|user: Authenticated<Member>| async move { user.id.clone() }),
-            )
+            .route("/member", web::get().to(|user: CurrentUser<Member>| async move { format!("{user:?}") }))
+            .route("/member-auth", web::get().to(|user: Authenticated<Member>| async move { user.id.clone() }))
             // The manager's anonymous user is `AnonymousUser`, not `Guest`.
             .route("/greet", web::get().to(greet_guest)),
     )
@@ -322,18 +284,14 @@ async fn asking_for_the_wrong_user_type_is_a_500() {
 #[actix_web::test]
 async fn deactivated_user_is_loaded_but_not_authenticated() {
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe)))
-        .await;
+    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe))).await;
     let browser = Browser::new();
     browser.login(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
 
     db.set_active(ADA, false);
     let res = browser.get(&app, "/describe").await;
-    assert_eq!(
-        res.body,
-        "anonymous=false authenticated=false active=false id=Some(\"1\") name=Some(\"ada\")"
-    );
+    assert_eq!(res.body, "anonymous=false authenticated=false active=false id=Some(\"1\") name=Some(\"ada\")");
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.status, 302, "an inactive user is locked out of guarded pages");
 }
@@ -470,10 +428,7 @@ async fn logout_keeps_other_data_with_the_cookie_store() {
     browser.login(&app, "/login", &ada()).await;
     browser.post(&app, "/cart/book").await;
     assert_eq!(browser.post(&app, "/logout").await.status, 303);
-    assert_eq!(
-        browser.get(&app, "/").await.body,
-        "home\n[info] You have been logged out.\n"
-    );
+    assert_eq!(browser.get(&app, "/").await.body, "home\n[info] You have been logged out.\n");
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/cart").await.body, "book");
 }
@@ -485,10 +440,7 @@ async fn logout_when_not_logged_in_is_fine() {
     let browser = Browser::new();
     let res = browser.post(&app, "/logout").await;
     assert_eq!(res.status, 303);
-    assert_eq!(
-        browser.get(&app, "/").await.body,
-        "home\n[info] You have been logged out.\n"
-    );
+    assert_eq!(browser.get(&app, "/").await.body, "home\n[info] You have been logged out.\n");
 }
 
 // ---- fresh logins ----
@@ -530,14 +482,7 @@ async fn confirm_login_makes_a_stale_login_fresh_and_renews_the_key() {
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh"));
     let stale_key = store.only_key();
 
-    let res = browser
-        .send(
-            &app,
-            test::TestRequest::post()
-                .uri("/confirm?next=%2Ffresh")
-                .set_form(ada()),
-        )
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/confirm?next=%2Ffresh").set_form(ada())).await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/fresh"));
     assert_eq!(browser.get(&app, "/freshness").await.body, "fresh");
@@ -565,20 +510,12 @@ async fn fresh_login_max_age_follows_the_clock() {
     assert_eq!(res.status, 302, "61 s is too old");
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh-60"));
     let page = browser.get(&app, "/login").await;
-    assert_eq!(
-        page.body,
-        format!("login page\n[warning] {}\n", common::REFRESH_MESSAGE)
-    );
+    assert_eq!(page.body, format!("login page\n[warning] {}\n", common::REFRESH_MESSAGE));
     // Without a max age the same login is fresh enough, and the login itself stands.
     assert_eq!(browser.get(&app, "/fresh").await.status, 200);
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
 
-    let res = browser
-        .send(
-            &app,
-            test::TestRequest::post().uri("/confirm").set_form(ada()),
-        )
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/confirm").set_form(ada())).await;
     assert_eq!(res.status, 303);
     assert_eq!(browser.get(&app, "/fresh-60").await.status, 200);
     clock.advance(Duration::from_secs(61));
@@ -596,18 +533,12 @@ async fn with_login_logs_a_test_request_in() {
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), 302, "without the helper: refused");
 
-    let req = test::TestRequest::get()
-        .uri("/secret")
-        .to_request()
-        .with_login(&db.user(BOB));
+    let req = test::TestRequest::get().uri("/secret").to_request().with_login(&db.user(BOB));
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), 200);
     assert_eq!(test::read_body(res).await, "secret of bob");
 
-    let req = test::TestRequest::get()
-        .uri("/fresh")
-        .to_request()
-        .with_login(&db.user(BOB));
+    let req = test::TestRequest::get().uri("/fresh").to_request().with_login(&db.user(BOB));
     assert_eq!(test::call_service(&app, req).await.status(), 200);
 }
 
@@ -616,22 +547,13 @@ async fn with_stale_login_is_refused_by_fresh_guards() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().refresh_view("/reauth"), &db)).await;
 
-    let req = test::TestRequest::get()
-        .uri("/secret")
-        .to_request()
-        .with_stale_login(&db.user(ADA));
+    let req = test::TestRequest::get().uri("/secret").to_request().with_stale_login(&db.user(ADA));
     assert_eq!(test::call_service(&app, req).await.status(), 200);
 
-    let req = test::TestRequest::get()
-        .uri("/fresh")
-        .to_request()
-        .with_stale_login(&db.user(ADA));
+    let req = test::TestRequest::get().uri("/fresh").to_request().with_stale_login(&db.user(ADA));
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), 302);
-    assert_eq!(
-        res.headers().get("location").unwrap(),
-        "/reauth?next=%2Ffresh"
-    );
+    assert_eq!(res.headers().get("location").unwrap(), "/reauth?next=%2Ffresh");
 }
 
 #[actix_web::test]
@@ -641,10 +563,7 @@ async fn with_login_carries_on_through_the_session_cookie() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let browser = Browser::new();
-    let req = browser
-        .prepare(test::TestRequest::get().uri("/whoami"))
-        .to_request()
-        .with_login(&db.user(ADA));
+    let req = browser.prepare(test::TestRequest::get().uri("/whoami")).to_request().with_login(&db.user(ADA));
     assert_eq!(browser.call(&app, req).await.body, "user:ada");
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 }
@@ -656,10 +575,7 @@ async fn with_login_of_a_user_whose_password_changed_is_refused() {
     let app = test::init_service(app(&manager(), &db)).await;
     let before = db.user(ADA);
     db.set_password(ADA, "new password");
-    let req = test::TestRequest::get()
-        .uri("/secret")
-        .to_request()
-        .with_login(&before);
+    let req = test::TestRequest::get().uri("/secret").to_request().with_login(&before);
     assert_eq!(test::call_service(&app, req).await.status(), 302);
 }
 
@@ -670,10 +586,7 @@ struct YieldOnce(bool);
 
 impl std::future::Future for YieldOnce {
     type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         if self.0 {
             return std::task::Poll::Ready(());
         }
@@ -706,10 +619,7 @@ async fn two_extractors(a: CurrentUser<User>, b: Authenticated<User>) -> String 
 #[actix_web::test]
 async fn extractors_waiting_on_one_pending_load_share_it() {
     let db = Db::seeded();
-    let app = test::init_service(
-        app(&slow_manager(), &db).route("/two", web::get().to(two_extractors)),
-    )
-    .await;
+    let app = test::init_service(app(&slow_manager(), &db).route("/two", web::get().to(two_extractors))).await;
     let browser = Browser::new();
     browser.login(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/two").await.body, "Some(\"1\") ada");
@@ -730,12 +640,7 @@ async fn guard_with_a_pending_load_still_hands_the_body_to_the_handler() {
     let browser = Browser::new();
     browser.login(&app, "/login", &ada()).await;
     let res = browser
-        .send(
-            &app,
-            test::TestRequest::post()
-                .uri("/api/items")
-                .set_json(common::Item { name: "ink".into() }),
-        )
+        .send(&app, test::TestRequest::post().uri("/api/items").set_json(common::Item { name: "ink".into() }))
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
     assert_eq!(res.json(), serde_json::json!({ "owner": "ada", "name": "ink" }));

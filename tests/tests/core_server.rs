@@ -26,10 +26,7 @@ impl Server {
         let server = server.run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        Self {
-            base: format!("http://{addr}"),
-            handle,
-        }
+        Self { base: format!("http://{addr}"), handle }
     }
 
     fn url(&self, path: &str) -> String {
@@ -43,29 +40,15 @@ impl Server {
 
 /// A browser: keeps cookies, shows each redirect instead of following it.
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("a client")
 }
 
 fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .expect("a Location header")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    res.headers().get(LOCATION).expect("a Location header").to_str().unwrap().to_owned()
 }
 
 async fn log_in(server: &Server, client: &reqwest::Client, password: &str) -> reqwest::Response {
-    client
-        .post(server.url("/login"))
-        .form(&[("name", "ada"), ("password", password)])
-        .send()
-        .await
-        .unwrap()
+    client.post(server.url("/login")).form(&[("name", "ada"), ("password", password)]).send().await.unwrap()
 }
 
 #[actix_web::test]
@@ -83,18 +66,11 @@ async fn browser_flow_login_page_login_secret_logout() {
     // ...which shows the flashed message, once.
     let res = client.get(server.url(&login_page)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        res.text().await.unwrap(),
-        format!("login page\n[info] {LOGIN_MESSAGE}\n")
-    );
+    assert_eq!(res.text().await.unwrap(), format!("login page\n[info] {LOGIN_MESSAGE}\n"));
 
     // The form posts back to the same URL (with its `next`): 303 to the page we wanted.
-    let res = client
-        .post(server.url(&login_page))
-        .form(&[("name", "ada"), ("password", "lovelace")])
-        .send()
-        .await
-        .unwrap();
+    let res =
+        client.post(server.url(&login_page)).form(&[("name", "ada"), ("password", "lovelace")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/secret?tab=2");
 
@@ -122,12 +98,7 @@ async fn a_refused_form_post_is_redirected_with_303_and_its_body_dropped() {
     let db = Db::seeded();
     let server = Server::start(manager(), db.clone());
     let client = browser();
-    let res = client
-        .post(server.url("/password"))
-        .form(&[("password", "hijacked")])
-        .send()
-        .await
-        .unwrap();
+    let res = client.post(server.url("/password")).form(&[("password", "hijacked")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?next=%2Fpassword");
     assert_eq!(db.user(ADA).password_hash, common::hash("lovelace"));
@@ -148,12 +119,7 @@ async fn a_password_change_logs_out_the_other_sessions() {
     }
 
     // The phone changes the password (its own session is renewed with the new hash).
-    let res = phone
-        .post(server.url("/password"))
-        .form(&[("password", "analytical engine")])
-        .send()
-        .await
-        .unwrap();
+    let res = phone.post(server.url("/password")).form(&[("password", "analytical engine")]).send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), "password changed");
     let res = phone.get(server.url("/secret")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the session that changed it stays");
@@ -164,10 +130,7 @@ async fn a_password_change_logs_out_the_other_sessions() {
     let res = laptop.get(server.url("/whoami")).send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), "anonymous");
     assert_eq!(log_in(&server, &laptop, "lovelace").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        log_in(&server, &laptop, "analytical engine").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(log_in(&server, &laptop, "analytical engine").await.status(), StatusCode::SEE_OTHER);
     let res = laptop.get(server.url("/secret")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
@@ -201,22 +164,12 @@ async fn api_clients_use_the_request_loader_and_get_no_cookie() {
     let server = Server::start(manager().request_loader(common::load_from_token), db.clone());
     let client = browser();
 
-    let res = client
-        .get(server.url("/secret"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = client.get(server.url("/secret")).header("accept", "application/json").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["login_url"], "/login?next=%2Fsecret");
 
-    let res = client
-        .get(server.url("/secret"))
-        .bearer_auth("ada-token")
-        .send()
-        .await
-        .unwrap();
+    let res = client.get(server.url("/secret")).bearer_auth("ada-token").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(res.text().await.unwrap(), "secret of ada");

@@ -27,9 +27,7 @@ impl Logs {
 
     /// Whether an error was logged that contains `text`.
     fn has_error(&self, text: &str) -> bool {
-        self.lines()
-            .iter()
-            .any(|l| l.starts_with("ERROR") && l.contains(text))
+        self.lines().iter().any(|l| l.starts_with("ERROR") && l.contains(text))
     }
 }
 
@@ -94,11 +92,7 @@ async fn without_the_manager_as_app_data() {
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
     assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
     assert_bare_500(&browser.post(&app, "/logout").await, "logout_user");
-    assert!(
-        logs.has_error("no `LoginManager` is registered: add `.app_data(login.clone())`"),
-        "{:#?}",
-        logs.lines()
-    );
+    assert!(logs.has_error("no `LoginManager` is registered: add `.app_data(login.clone())`"), "{:#?}", logs.lines());
     // Routes that do not use the login still work.
     assert_eq!(browser.get(&app, "/").await.status, 200);
 }
@@ -121,9 +115,7 @@ async fn without_the_login_middleware() {
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
     assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
     assert!(
-        logs.has_error(
-            "the login middleware is not registered: add `.wrap(login.middleware())`"
-        ),
+        logs.has_error("the login middleware is not registered: add `.wrap(login.middleware())`"),
         "{:#?}",
         logs.lines()
     );
@@ -197,11 +189,7 @@ async fn login_refused_for_the_wrong_order_is_not_saved_either() {
     let browser = Browser::new();
     let res = browser.login(&app, "/login", &ada()).await;
     assert_eq!(res.status, 500);
-    assert_eq!(
-        browser.get(&app, "/whoami").await.body,
-        "anonymous",
-        "a login answered with 500 must not be in force"
-    );
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous", "a login answered with 500 must not be in force");
 }
 
 #[actix_web::test]
@@ -210,22 +198,14 @@ async fn without_any_session_middleware() {
     let db = Db::seeded();
     let login = manager();
     let app = test::init_service(
-        App::new()
-            .app_data(login.clone())
-            .app_data(db.clone())
-            .wrap(login.middleware())
-            .configure(routes),
+        App::new().app_data(login.clone()).app_data(db.clone()).wrap(login.middleware()).configure(routes),
     )
     .await;
     let browser = Browser::new();
     let res = browser.login(&app, "/login", &ada()).await;
     assert_bare_500(&res, "login without sessions");
     assert!(res.set_cookies.is_empty());
-    assert!(
-        logs.has_error("the login was not saved"),
-        "{:#?}",
-        logs.lines()
-    );
+    assert!(logs.has_error("the login was not saved"), "{:#?}", logs.lines());
     // Nobody can be logged in, so everybody is anonymous: that part is no error.
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
@@ -240,11 +220,7 @@ async fn user_loader_errors_are_logged() {
     browser.login(&app, "/login", &ada()).await;
     db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     assert_bare_500(&browser.get(&app, "/whoami").await, "failing loader");
-    assert!(
-        logs.has_error("the user loader failed: the user database is down"),
-        "{:#?}",
-        logs.lines()
-    );
+    assert!(logs.has_error("the user loader failed: the user database is down"), "{:#?}", logs.lines());
 }
 
 #[actix_web::test]
@@ -253,11 +229,9 @@ async fn wrong_user_type_is_logged_with_both_types() {
     let db = Db::seeded();
     let app = test::init_service(common::app(&manager(), &db).route(
         "/typo",
-        actix_web::web::get().to(
-            |user: login_runtime::CurrentUser<login_runtime::AnonymousUser>| async move {
-                format!("{:?}", user.get_id())
-            },
-        ),
+        actix_web::web::get().to(|user: login_runtime::CurrentUser<login_runtime::AnonymousUser>| async move {
+            format!("{:?}", user.get_id())
+        }),
     ))
     .await;
     let browser = Browser::new();

@@ -20,15 +20,7 @@ fn ada() -> LoginForm {
 
 /// Percent-encodes everything but letters and digits (a query value).
 fn quote(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 // ---- guards ----
@@ -38,10 +30,7 @@ async fn guard_below_and_above_the_route_macro() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let browser = Browser::new();
-    for (path, location) in [
-        ("/secret", "/login?next=%2Fsecret"),
-        ("/secret-above", "/login?next=%2Fsecret-above"),
-    ] {
+    for (path, location) in [("/secret", "/login?next=%2Fsecret"), ("/secret-above", "/login?next=%2Fsecret-above")] {
         let res = browser.get(&app, path).await;
         assert_eq!(res.status, 302, "{path}");
         assert_eq!(res.location(), Some(location));
@@ -69,14 +58,7 @@ async fn guard_on_a_handler_registered_with_to() {
 async fn options_requests_pass_the_guard() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new()
-        .send(
-            &app,
-            test::TestRequest::default()
-                .method(Method::OPTIONS)
-                .uri("/to-handler"),
-        )
-        .await;
+    let res = Browser::new().send(&app, test::TestRequest::default().method(Method::OPTIONS).uri("/to-handler")).await;
     assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "OPTIONS by anonymous"));
 }
 
@@ -97,21 +79,14 @@ async fn refused_post_is_refused_before_its_json_body_is_read() {
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/login?next=%2Fapi%2Fitems"));
     // An API client: 401, not 400.
-    let res = browser
-        .send(&app, bad_json().insert_header(("accept", "application/json")))
-        .await;
+    let res = browser.send(&app, bad_json().insert_header(("accept", "application/json"))).await;
     assert_eq!(res.status, 401);
 
     // Logged in, the body is read: invalid JSON is the extractor's 400, valid JSON works.
     browser.login(&app, "/login", &ada()).await;
     assert_eq!(browser.send(&app, bad_json()).await.status, 400);
     let res = browser
-        .send(
-            &app,
-            test::TestRequest::post()
-                .uri("/api/items")
-                .set_json(common::Item { name: "pen".into() }),
-        )
+        .send(&app, test::TestRequest::post().uri("/api/items").set_json(common::Item { name: "pen".into() }))
         .await;
     assert_eq!(res.status, 201);
     assert_eq!(res.json(), serde_json::json!({ "owner": "ada", "name": "pen" }));
@@ -139,20 +114,15 @@ async fn probed(_probe: Probe, body: String) -> String {
 #[actix_web::test]
 async fn refused_request_runs_none_of_the_handlers_extractors() {
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db).route("/probed", web::post().to(probed)))
-        .await;
+    let app = test::init_service(app(&manager(), &db).route("/probed", web::post().to(probed))).await;
     let browser = Browser::new();
     let before = PROBES.load(Ordering::SeqCst);
-    let res = browser
-        .send(&app, test::TestRequest::post().uri("/probed").set_payload("data"))
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/probed").set_payload("data")).await;
     assert_eq!(res.status, 303);
     assert_eq!(PROBES.load(Ordering::SeqCst), before, "no extractor ran");
 
     browser.login(&app, "/login", &ada()).await;
-    let res = browser
-        .send(&app, test::TestRequest::post().uri("/probed").set_payload("data"))
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/probed").set_payload("data")).await;
     assert_eq!(res.body, "got data");
     assert_eq!(PROBES.load(Ordering::SeqCst), before + 1);
 }
@@ -162,9 +132,7 @@ async fn authenticated_extractor_refuses_like_the_guard() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route(
         "/unguarded",
-        web::get().to(|user: login_runtime::Authenticated<common::User>| async move {
-            user.name.clone()
-        }),
+        web::get().to(|user: login_runtime::Authenticated<common::User>| async move { user.name.clone() }),
     ))
     .await;
     let browser = Browser::new();
@@ -178,13 +146,8 @@ async fn authenticated_extractor_refuses_like_the_guard() {
 #[actix_web::test]
 async fn head_requests_are_redirected_with_302() {
     let db = Db::seeded();
-    let app = test::init_service(
-        app(&manager(), &db).route("/head-secret", web::head().to(probed_head)),
-    )
-    .await;
-    let res = Browser::new()
-        .send(&app, test::TestRequest::default().method(Method::HEAD).uri("/head-secret"))
-        .await;
+    let app = test::init_service(app(&manager(), &db).route("/head-secret", web::head().to(probed_head))).await;
+    let res = Browser::new().send(&app, test::TestRequest::default().method(Method::HEAD).uri("/head-secret")).await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Fhead-secret"));
 }
@@ -216,9 +179,7 @@ async fn get_redirects_with_302_and_post_with_303() {
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Fsecret"));
 
-    let res = browser
-        .send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")]))
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")])).await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/login?next=%2Fpassword"));
 }
@@ -245,12 +206,7 @@ async fn login_view_on_another_host_gets_the_full_url() {
     let login = manager().login_view("https://auth.example.com/login");
     let app = test::init_service(app(&login, &db)).await;
     let res = Browser::new()
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret?a=1")
-                .insert_header(("host", "shop.example.com")),
-        )
+        .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("host", "shop.example.com")))
         .await;
     assert_eq!(res.status, 302);
     assert_eq!(
@@ -265,17 +221,9 @@ async fn absolute_login_view_on_the_same_host_gets_the_path() {
     let login = manager().login_view("http://shop.example.com/login");
     let app = test::init_service(app(&login, &db)).await;
     let res = Browser::new()
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret?a=1")
-                .insert_header(("host", "shop.example.com")),
-        )
+        .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("host", "shop.example.com")))
         .await;
-    assert_eq!(
-        res.location(),
-        Some("http://shop.example.com/login?next=%2Fsecret%3Fa%3D1")
-    );
+    assert_eq!(res.location(), Some("http://shop.example.com/login?next=%2Fsecret%3Fa%3D1"));
 }
 
 #[actix_web::test]
@@ -287,9 +235,7 @@ async fn next_field_renames_the_parameter() {
     assert_eq!(res.location(), Some("/login?return_to=%2Fsecret"));
 
     // `next_url` reads the renamed field (and ignores `next`).
-    let res = browser
-        .login(&app, "/login?next=%2Fcart&return_to=%2Fsecret", &ada())
-        .await;
+    let res = browser.login(&app, "/login?next=%2Fcart&return_to=%2Fsecret", &ada()).await;
     assert_eq!(res.location(), Some("/secret"));
 }
 
@@ -320,12 +266,7 @@ async fn json_clients_get_401_with_the_login_url() {
     let app = test::init_service(app(&manager(), &db)).await;
     let browser = Browser::new();
     let res = browser
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret?a=1")
-                .insert_header(("accept", "application/json")),
-        )
+        .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("accept", "application/json")))
         .await;
     assert_eq!(res.status, 401);
     assert_eq!(res.location(), None);
@@ -343,12 +284,7 @@ async fn xhr_clients_get_401_json() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let res = Browser::new()
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret")
-                .insert_header(("x-requested-with", "XMLHttpRequest")),
-        )
+        .send(&app, test::TestRequest::get().uri("/secret").insert_header(("x-requested-with", "XMLHttpRequest")))
         .await;
     assert_eq!(res.status, 401);
     assert_eq!(res.json()["login_url"], "/login?next=%2Fsecret");
@@ -361,10 +297,9 @@ async fn browsers_accepting_html_and_json_are_redirected() {
     let res = Browser::new()
         .send(
             &app,
-            test::TestRequest::get().uri("/secret").insert_header((
-                "accept",
-                "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8",
-            )),
+            test::TestRequest::get()
+                .uri("/secret")
+                .insert_header(("accept", "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8")),
         )
         .await;
     assert_eq!(res.status, 302);
@@ -375,14 +310,7 @@ async fn htmx_requests_get_401_with_hx_redirect() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let browser = Browser::new();
-    let res = browser
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret")
-                .insert_header(("hx-request", "true")),
-        )
-        .await;
+    let res = browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("hx-request", "true"))).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.header("hx-redirect"), Some("/login?next=%2Fsecret"));
     assert_eq!(res.location(), None);
@@ -394,18 +322,12 @@ async fn htmx_requests_get_401_with_hx_redirect() {
 #[actix_web::test]
 async fn custom_unauthorized_handler_wins() {
     let db = Db::seeded();
-    let login = manager().unauthorized_handler(|req| {
-        HttpResponse::ImATeapot().body(format!("no entry to {}", req.path()))
-    });
+    let login =
+        manager().unauthorized_handler(|req| HttpResponse::ImATeapot().body(format!("no entry to {}", req.path())));
     let app = test::init_service(app(&login, &db)).await;
     let browser = Browser::new();
     for accept in ["text/html", "application/json"] {
-        let res = browser
-            .send(
-                &app,
-                test::TestRequest::get().uri("/secret").insert_header(("accept", accept)),
-            )
-            .await;
+        let res = browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("accept", accept))).await;
         assert_eq!((res.status.as_u16(), res.body.as_str()), (418, "no entry to /secret"));
     }
     // Logged in, the handler is not involved.
@@ -426,12 +348,7 @@ async fn www_authenticate_challenge_on_401() {
     let login = manager().www_authenticate("Bearer");
     let app2 = test::init_service(common::app(&login, &db)).await;
     let res = Browser::new()
-        .send(
-            &app2,
-            test::TestRequest::get()
-                .uri("/secret")
-                .insert_header(("accept", "application/json")),
-        )
+        .send(&app2, test::TestRequest::get().uri("/secret").insert_header(("accept", "application/json")))
         .await;
     assert_eq!(res.status, 401);
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
@@ -454,24 +371,17 @@ async fn login_message_is_shown_once_on_the_login_page() {
 #[actix_web::test]
 async fn default_login_message_and_category() {
     let db = Db::seeded();
-    let app = test::init_service(app(&LoginManager::new(common::load_user).login_view("/login"), &db))
-        .await;
+    let app = test::init_service(app(&LoginManager::new(common::load_user).login_view("/login"), &db)).await;
     let browser = Browser::new();
     browser.get(&app, "/secret").await;
-    assert_eq!(
-        browser.get(&app, "/login").await.body,
-        "login page\n[message] Please log in to access this page.\n"
-    );
+    assert_eq!(browser.get(&app, "/login").await.body, "login page\n[message] Please log in to access this page.\n");
 }
 
 #[actix_web::test]
 async fn message_translator_translates_the_login_message() {
     let db = Db::seeded();
     let login = manager().message_translator(|message, req| {
-        let french = req
-            .headers()
-            .get("accept-language")
-            .is_some_and(|l| l.as_bytes().starts_with(b"fr"));
+        let french = req.headers().get("accept-language").is_some_and(|l| l.as_bytes().starts_with(b"fr"));
         match (french, message) {
             (true, LOGIN_MESSAGE) => "Veuillez vous connecter.".to_owned(),
             _ => message.to_owned(),
@@ -479,18 +389,8 @@ async fn message_translator_translates_the_login_message() {
     });
     let app = test::init_service(app(&login, &db)).await;
     let browser = Browser::new();
-    browser
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret")
-                .insert_header(("accept-language", "fr-FR")),
-        )
-        .await;
-    assert_eq!(
-        browser.get(&app, "/login").await.body,
-        "login page\n[info] Veuillez vous connecter.\n"
-    );
+    browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("accept-language", "fr-FR"))).await;
+    assert_eq!(browser.get(&app, "/login").await.body, "login page\n[info] Veuillez vous connecter.\n");
     let res = browser
         .send(
             &app,
@@ -503,10 +403,7 @@ async fn message_translator_translates_the_login_message() {
     assert_eq!(res.json()["message"], "Veuillez vous connecter.");
     // Other languages keep the message.
     browser.get(&app, "/secret").await;
-    assert_eq!(
-        browser.get(&app, "/login").await.body,
-        format!("login page\n[info] {LOGIN_MESSAGE}\n")
-    );
+    assert_eq!(browser.get(&app, "/login").await.body, format!("login page\n[info] {LOGIN_MESSAGE}\n"));
 }
 
 #[actix_web::test]
@@ -517,14 +414,8 @@ async fn without_login_message_nothing_is_flashed() {
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.status, 302);
     assert_eq!(browser.get(&app, "/login").await.body, "login page\n");
-    let res = browser
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/secret")
-                .insert_header(("accept", "application/json")),
-        )
-        .await;
+    let res =
+        browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("accept", "application/json"))).await;
     assert_eq!(res.json().get("message"), None);
 }
 
@@ -550,22 +441,15 @@ where
 #[actix_web::test]
 async fn stale_login_is_sent_to_the_refresh_view_with_its_message() {
     let db = Db::seeded();
-    let login = manager()
-        .refresh_view("/reauth")
-        .needs_refresh_message(REFRESH_MESSAGE, "warning");
+    let login = manager().refresh_view("/reauth").needs_refresh_message(REFRESH_MESSAGE, "warning");
     let app = test::init_service(app(&login, &db)).await;
     let browser = stale_ada(&app).await;
     let res = browser.get(&app, "/fresh?x=1").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh%3Fx%3D1"));
-    assert_eq!(
-        browser.get(&app, "/login").await.body,
-        format!("login page\n[warning] {REFRESH_MESSAGE}\n")
-    );
+    assert_eq!(browser.get(&app, "/login").await.body, format!("login page\n[warning] {REFRESH_MESSAGE}\n"));
     // A refused POST is a 303 here too.
-    let res = browser
-        .send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")]))
-        .await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")])).await;
     assert_eq!(res.status, 303);
     assert_eq!(db.user(ADA).password_hash, common::hash("lovelace"), "not changed");
 
@@ -591,14 +475,8 @@ async fn stale_json_client_gets_401_with_the_refresh_url() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().refresh_view("/reauth"), &db)).await;
     let browser = stale_ada(&app).await;
-    let res = browser
-        .send(
-            &app,
-            test::TestRequest::get()
-                .uri("/fresh")
-                .insert_header(("accept", "application/json")),
-        )
-        .await;
+    let res =
+        browser.send(&app, test::TestRequest::get().uri("/fresh").insert_header(("accept", "application/json"))).await;
     assert_eq!(res.status, 401);
     let body = res.json();
     assert_eq!(body["error"], "reauthentication_required");
@@ -624,9 +502,7 @@ async fn custom_needs_refresh_handler() {
 async fn login_with_next(next: &str) -> Option<String> {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new()
-        .login(&app, &format!("/login?next={}", quote(next)), &ada())
-        .await;
+    let res = Browser::new().login(&app, &format!("/login?next={}", quote(next)), &ada()).await;
     assert_eq!(res.status, 303, "{next:?}");
     res.location().map(str::to_owned)
 }
@@ -665,10 +541,10 @@ async fn next_url_refuses_other_hosts_and_schemes() {
 async fn next_url_in_a_handler() {
     // Straight from the request, as an application's own login handler would use it.
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db).route(
-        "/where",
-        web::get().to(|req: HttpRequest| async move { format!("{:?}", next_url(&req)) }),
-    ))
+    let app = test::init_service(
+        app(&manager(), &db)
+            .route("/where", web::get().to(|req: HttpRequest| async move { format!("{:?}", next_url(&req)) })),
+    )
     .await;
     let browser = Browser::new();
     assert_eq!(browser.get(&app, "/where?next=%2Fok").await.body, "Some(\"/ok\")");
@@ -679,9 +555,7 @@ async fn next_url_in_a_handler() {
 // ---- the request loader ----
 
 fn with_token(path: &str, token: &str) -> test::TestRequest {
-    test::TestRequest::get()
-        .uri(path)
-        .insert_header(("authorization", format!("Bearer {token}")))
+    test::TestRequest::get().uri(path).insert_header(("authorization", format!("Bearer {token}")))
 }
 
 #[actix_web::test]
@@ -710,16 +584,12 @@ async fn request_loader_logs_in_from_the_request_without_writing_the_session() {
 #[actix_web::test]
 async fn request_loaded_users_are_never_fresh() {
     let db = Db::seeded();
-    let login = manager()
-        .request_loader(common::load_from_token)
-        .refresh_view("/reauth");
+    let login = manager().request_loader(common::load_from_token).refresh_view("/reauth");
     let app = test::init_service(app(&login, &db)).await;
     let res = Browser::new().send(&app, with_token("/fresh", "ada-token")).await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh"));
-    let res = Browser::new()
-        .send(&app, with_token("/freshness", "ada-token"))
-        .await;
+    let res = Browser::new().send(&app, with_token("/freshness", "ada-token")).await;
     assert_eq!(res.body, "not fresh");
 }
 
@@ -748,9 +618,7 @@ async fn request_loader_with_a_test_login() {
     let db = Db::seeded();
     let login = manager().request_loader(common::load_from_token);
     let app = test::init_service(app(&login, &db)).await;
-    let req = with_token("/whoami", "ada-token")
-        .to_request()
-        .with_login(&db.user(common::BOB));
+    let req = with_token("/whoami", "ada-token").to_request().with_login(&db.user(common::BOB));
     let res = test::call_service(&app, req).await;
     assert_eq!(test::read_body(res).await, "user:bob");
 }

@@ -8,9 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use actix_session::storage::{
-    CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError,
-};
+use actix_session::storage::{CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionMiddleware};
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
@@ -20,9 +18,9 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
 use login_runtime::{
-    AuthUser, Authenticated, CurrentUser, FlashMessages, LoginManager, LoginOptions,
-    confirm_login, flash, fresh_login_required, login_fresh, login_required, login_user_with,
-    logout_user, next_url, request_loader, user_loader,
+    AuthUser, Authenticated, CurrentUser, FlashMessages, LoginManager, LoginOptions, confirm_login, flash,
+    fresh_login_required, login_fresh, login_required, login_user_with, logout_user, next_url, request_loader,
+    user_loader,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,17 +73,10 @@ impl Db {
     /// Ada (password "lovelace", token "ada-token"), Bob ("builder"), and inactive Eve ("eve").
     pub fn seeded() -> web::Data<Db> {
         let db = Db::default();
-        for (id, name, active, password) in [
-            (ADA, "ada", true, "lovelace"),
-            (BOB, "bob", true, "builder"),
-            (EVE, "eve", false, "eve"),
-        ] {
-            db.insert(User {
-                id,
-                name: name.into(),
-                active,
-                password_hash: hash(password),
-            });
+        for (id, name, active, password) in
+            [(ADA, "ada", true, "lovelace"), (BOB, "bob", true, "builder"), (EVE, "eve", false, "eve")]
+        {
+            db.insert(User { id, name: name.into(), active, password_hash: hash(password) });
         }
         db.tokens.lock().unwrap().insert("ada-token".into(), ADA);
         web::Data::new(db)
@@ -108,12 +99,7 @@ impl Db {
     }
 
     pub fn by_name(&self, name: &str) -> Option<User> {
-        self.users
-            .lock()
-            .unwrap()
-            .values()
-            .find(|u| u.name == name)
-            .cloned()
+        self.users.lock().unwrap().values().find(|u| u.name == name).cloned()
     }
 
     pub fn set_password(&self, id: u64, password: &str) {
@@ -161,9 +147,7 @@ pub const REFRESH_MESSAGE: &str = "Please confirm your password to continue.";
 
 /// The manager most tests start from: a login view, the login message in category `info`.
 pub fn manager() -> LoginManager {
-    LoginManager::new(load_user)
-        .login_view("/login")
-        .login_message(LOGIN_MESSAGE, "info")
+    LoginManager::new(load_user).login_view("/login").login_message(LOGIN_MESSAGE, "info")
 }
 
 /// A fixed session key: tests are deterministic.
@@ -236,22 +220,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn text(body: impl Into<String>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(body.into())
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body.into())
 }
 
 fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
 fn render_flashes(flashes: &FlashMessages) -> String {
-    flashes
-        .iter()
-        .map(|f| format!("[{}] {}\n", f.category, f.message))
-        .collect()
+    flashes.iter().map(|f| format!("[{}] {}\n", f.category, f.message)).collect()
 }
 
 /// Public, and never asks for the user: the loader must not run here.
@@ -286,11 +263,7 @@ async fn secret_guard_above(user: CurrentUser<User>) -> HttpResponse {
 #[get("/all-at-once")]
 #[login_required]
 async fn all_at_once(current: CurrentUser<User>, user: Authenticated<User>) -> HttpResponse {
-    text(format!(
-        "{} {}",
-        current.get_id().unwrap_or_default(),
-        user.get_id().unwrap_or_default()
-    ))
+    text(format!("{} {}", current.get_id().unwrap_or_default(), user.get_id().unwrap_or_default()))
 }
 
 #[get("/fresh")]
@@ -320,11 +293,7 @@ async fn create_item(user: Authenticated<User>, item: web::Json<Item>) -> HttpRe
 /// Registered with `.to()`, for GET and OPTIONS.
 #[login_required]
 async fn to_handler(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
-    text(format!(
-        "{} by {}",
-        req.method(),
-        user.user().map_or("anonymous", |u| &u.name)
-    ))
+    text(format!("{} by {}", req.method(), user.user().map_or("anonymous", |u| &u.name)))
 }
 
 /// The login page shows the flashed messages.
@@ -349,12 +318,7 @@ fn yes() -> bool {
 
 impl LoginForm {
     pub fn new(name: &str, password: &str) -> Self {
-        Self {
-            name: name.into(),
-            password: password.into(),
-            force: false,
-            fresh: true,
-        }
+        Self { name: name.into(), password: password.into(), force: false, fresh: true }
     }
 }
 
@@ -365,17 +329,10 @@ async fn login_submit(
     db: web::Data<Db>,
     form: web::Form<LoginForm>,
 ) -> actix_web::Result<HttpResponse> {
-    let Some(user) = db
-        .by_name(&form.name)
-        .filter(|u| u.password_hash == hash(&form.password))
-    else {
+    let Some(user) = db.by_name(&form.name).filter(|u| u.password_hash == hash(&form.password)) else {
         return Ok(HttpResponse::Unauthorized().body("invalid credentials"));
     };
-    login_user_with(
-        &req,
-        &user,
-        LoginOptions::new().force(form.force).fresh(form.fresh),
-    )?;
+    login_user_with(&req, &user, LoginOptions::new().force(form.force).fresh(form.fresh))?;
     Ok(see_other(&next_url(&req).unwrap_or_else(|| "/".into())))
 }
 
@@ -460,8 +417,7 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 }
 
@@ -487,9 +443,7 @@ impl Browser {
 
     /// A browser holding the same cookies (a stolen cookie, a second tab).
     pub fn fork(&self) -> Self {
-        Self {
-            cookies: RefCell::new(self.cookies.borrow().clone()),
-        }
+        Self { cookies: RefCell::new(self.cookies.borrow().clone()) }
     }
 
     /// Adds the cookies to a request.
@@ -521,28 +475,19 @@ impl Browser {
         let mut set_cookies = HashMap::new();
         for cookie in res.response().cookies() {
             let removed = cookie.max_age().is_some_and(|age| age <= CookieDuration::ZERO)
-                || cookie
-                    .expires_datetime()
-                    .is_some_and(|at| at < actix_web::cookie::time::OffsetDateTime::now_utc());
+                || cookie.expires_datetime().is_some_and(|at| at < actix_web::cookie::time::OffsetDateTime::now_utc());
             if removed {
                 self.cookies.borrow_mut().remove(cookie.name());
                 set_cookies.insert(cookie.name().to_owned(), String::new());
             } else {
-                self.cookies
-                    .borrow_mut()
-                    .insert(cookie.name().to_owned(), cookie.value().to_owned());
+                self.cookies.borrow_mut().insert(cookie.name().to_owned(), cookie.value().to_owned());
                 set_cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
             }
         }
         let status = res.status();
         let headers = res.headers().clone();
         let body = test::read_body(res).await;
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            set_cookies,
-        }
+        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned(), set_cookies }
     }
 
     pub async fn get<S, B>(&self, app: &S, uri: &str) -> Reply
@@ -567,8 +512,7 @@ impl Browser {
         S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
     {
-        self.send(app, test::TestRequest::post().uri(uri).set_form(form))
-            .await
+        self.send(app, test::TestRequest::post().uri(uri).set_form(form)).await
     }
 }
 
@@ -619,18 +563,11 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    async fn load(
-        &self,
-        key: &SessionKey,
-    ) -> Result<Option<HashMap<String, String>>, LoadError> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         Ok(self.inner.lock().unwrap().sessions.get(key.as_ref()).cloned())
     }
 
-    async fn save(
-        &self,
-        state: HashMap<String, String>,
-        _ttl: &CookieDuration,
-    ) -> Result<SessionKey, SaveError> {
+    async fn save(&self, state: HashMap<String, String>, _ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
         let mut inner = self.inner.lock().unwrap();
         inner.next += 1;
         // Session keys must be long: actix-session rejects short ones.
