@@ -8,7 +8,6 @@ use std::task::{Context, Poll, Waker};
 use actix_session::{Session, SessionExt};
 use actix_web::{HttpMessage, HttpRequest};
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -23,29 +22,28 @@ use crate::user::{AuthUser, SharedUser};
 
 /// The one session key that holds a login. Other keys the runtime uses: `_flashes` (messages)
 /// and `_next` (with `use_session_for_next`).
-pub(crate) const AUTH_KEY: &str = "_auth";
+pub(crate) const AUTH_KEY: &str = "_u";
 
-/// A login as the session stores it: short names, since a cookie session has 4 KB in all.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// A login as the session stores it. It is read on every request and, with the cookie store,
+/// every byte of it is decrypted on every request: so it is one short string with nothing to
+/// escape, parsed by hand:
+/// `1:<login at>:<fresh at>:<seen at>:<hash digest>:<client ident>:<user id>`, times in base 36
+/// (fresh and seen as offsets from the login), empty fields for what is absent, the id last
+/// since it may contain anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LoginRecord {
     /// The user's id.
-    #[serde(rename = "u")]
     pub(crate) user_id: String,
     /// When the user last proved who they are (a fresh login); absent once the login is stale.
-    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
     pub(crate) fresh_at: Option<u64>,
     /// When this login started.
-    #[serde(rename = "t", default)]
     pub(crate) login_at: u64,
-    /// A digest of the user's session hash at login (never the hash itself).
-    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
-    pub(crate) hash: Option<String>,
     /// When the last request was recorded (only kept with an idle timeout).
-    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     pub(crate) seen_at: Option<u64>,
+    /// A digest of the user's session hash at login (never the hash itself).
+    pub(crate) hash: Option<String>,
     /// Digest of the client's address and user agent, for session protection.
-    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
-    pub(crate) ident: Option<String>,
+    pub(crate) ident: Option<u32>,
 }
 
 impl LoginRecord {
@@ -69,19 +67,101 @@ impl LoginRecord {
     }
 
     pub(crate) fn read(session: &Session) -> Result<Option<Self>, LoginError> {
-        match session.get::<LoginRecord>(AUTH_KEY) {
-            Ok(record) => Ok(record),
+        let entries = session.entries();
+        let Some(raw) = entries.get(AUTH_KEY) else { return Ok(None) };
+        // The value is a JSON string; without escapes it is the text between the quotes.
+        let record = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).filter(|r| !r.contains('\\')) {
+            Some(text) => Self::decode(text),
+            None => serde_json::from_str::<String>(raw).ok().and_then(|text| Self::decode(&text)),
+        };
+        if record.is_none() {
             // A record this version cannot read is no login, not a server error.
-            Err(error) => {
-                tracing::warn!(%error, "ignoring an unreadable login record");
-                Ok(None)
-            }
+            tracing::warn!("ignoring an unreadable login record");
         }
+        Ok(record)
     }
 
     pub(crate) fn write(&self, session: &Session) -> Result<(), LoginError> {
-        session.insert(AUTH_KEY, self).map_err(|e| LoginError::Session(e.to_string()))
+        session.insert(AUTH_KEY, self.encode()).map_err(|e| LoginError::Session(e.to_string()))
     }
+
+    fn encode(&self) -> String {
+        let mut out = String::with_capacity(32 + self.user_id.len());
+        out.push_str("1:");
+        push_base36(&mut out, self.login_at);
+        out.push(':');
+        if let Some(at) = self.fresh_at {
+            push_base36(&mut out, at.saturating_sub(self.login_at));
+        }
+        out.push(':');
+        if let Some(at) = self.seen_at {
+            push_base36(&mut out, at.saturating_sub(self.login_at));
+        }
+        out.push(':');
+        out.push_str(self.hash.as_deref().unwrap_or_default());
+        out.push(':');
+        if let Some(ident) = self.ident {
+            push_base36(&mut out, u64::from(ident));
+        }
+        out.push(':');
+        out.push_str(&self.user_id);
+        out
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        // Six fields before the id; a byte scan is cheaper than `str::splitn` here.
+        let mut fields = [""; 6];
+        let mut rest = text;
+        for field in &mut fields {
+            let end = rest.bytes().position(|b| b == b':')?;
+            *field = &rest[..end];
+            rest = &rest[end + 1..];
+        }
+        let [version, login_at, fresh_at, seen_at, hash, ident] = fields;
+        if version != "1" || rest.is_empty() {
+            return None;
+        }
+        let login_at = parse_base36(login_at)?;
+        let offset = |s: &str| -> Option<Option<u64>> {
+            if s.is_empty() { Some(None) } else { parse_base36(s).map(|d| Some(login_at.saturating_add(d))) }
+        };
+        Some(Self {
+            user_id: rest.to_owned(),
+            fresh_at: offset(fresh_at)?,
+            login_at,
+            seen_at: offset(seen_at)?,
+            hash: (!hash.is_empty()).then(|| hash.to_owned()),
+            ident: if ident.is_empty() { None } else { Some(u32::try_from(parse_base36(ident)?).ok()?) },
+        })
+    }
+}
+
+fn push_base36(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 13];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize];
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+}
+
+fn parse_base36(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 13 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'z' => b - b'a' + 10,
+            _ => return None,
+        };
+        n.checked_mul(36)?.checked_add(u64::from(d))
+    })
 }
 
 /// The digest of a session hash, as stored in the session: 128 bits of SHA-256.
@@ -107,23 +187,36 @@ fn hash_matches(record: &LoginRecord, user: &SharedUser) -> bool {
     }
 }
 
-/// The session-protection digest of the client: its address and user agent.
-pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<String> {
+/// The session-protection digest of the client: its address and user agent, hashed with
+/// FNV-1a. It is computed on every request of a logged-in user, so it is cheap; it only
+/// needs to tell clients apart, and it is stored where the client cannot read it.
+pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<u32> {
+    fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
     let settings = manager.settings();
     if settings.protection == SessionProtection::Off {
         return None;
     }
-    let mut hasher = Sha256::new();
+    let mut h = fnv(0xcbf2_9ce4_8422_2325, b"login-runtime client\0");
     if settings.trust_forwarded_for {
-        hasher.update(req.connection_info().realip_remote_addr().unwrap_or_default());
+        h = fnv(h, req.connection_info().realip_remote_addr().unwrap_or_default().as_bytes());
     } else if let Some(addr) = req.peer_addr() {
-        hasher.update(addr.ip().to_string());
+        h = match addr.ip() {
+            std::net::IpAddr::V4(ip) => fnv(h, &ip.octets()),
+            std::net::IpAddr::V6(ip) => fnv(h, &ip.octets()),
+        };
     }
-    hasher.update(b"|");
+    h = fnv(h, b"|");
     if let Some(agent) = req.headers().get(actix_web::http::header::USER_AGENT) {
-        hasher.update(agent.as_bytes());
+        h = fnv(h, agent.as_bytes());
     }
-    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hasher.finalize()[..16]))
+    // 32 bits tell clients apart; a thief cannot test guesses, since in strong mode the first
+    // mismatch ends the login.
+    Some((h ^ (h >> 32)) as u32)
 }
 
 /// Where this request's user came from.
@@ -269,9 +362,8 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<TestLogin
             end_login(req, &session, "idle timeout");
         } else {
             let mut changed = false;
-            if let Some(recorded) = &rec.ident
-                && client_ident(req, manager)
-                    .is_some_and(|current| !bool::from(current.as_bytes().ct_eq(recorded.as_bytes())))
+            if let Some(recorded) = rec.ident
+                && client_ident(req, manager).is_some_and(|current| current != recorded)
             {
                 match settings.protection {
                     SessionProtection::Off => {}
@@ -487,4 +579,59 @@ fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &Sha
 /// The login record in force for this request, as the session has it now.
 pub(crate) fn current_record(req: &HttpRequest) -> Result<Option<LoginRecord>, LoginError> {
     LoginRecord::read(&req.get_session())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips() {
+        for record in [
+            LoginRecord {
+                user_id: "42".into(),
+                fresh_at: Some(1_764_000_100),
+                login_at: 1_764_000_000,
+                seen_at: Some(1_764_000_200),
+                hash: Some("abc-_".into()),
+                ident: Some(u32::MAX),
+            },
+            LoginRecord {
+                user_id: "zoë:ünï:\"x\"".into(),
+                fresh_at: None,
+                login_at: 0,
+                seen_at: None,
+                hash: None,
+                ident: None,
+            },
+        ] {
+            let text = record.encode();
+            assert_eq!(LoginRecord::decode(&text), Some(record.clone()), "{text}");
+        }
+        let compact = LoginRecord {
+            user_id: "1".into(),
+            fresh_at: Some(1_764_000_000),
+            login_at: 1_764_000_000,
+            seen_at: None,
+            hash: None,
+            ident: Some(7),
+        };
+        assert_eq!(compact.encode(), "1:t68n40:0:::7:1");
+    }
+
+    #[test]
+    fn record_rejects_garbage() {
+        for text in [
+            "",
+            "1",
+            "2:a:::::1",
+            "1:!:::::1",
+            "1:a:::::",
+            "1:a:::::"[..5].into(),
+            "1:zzzzzzzzzzzzzz:::::1",
+            "1:a::::zzzzzzz:1",
+        ] {
+            assert_eq!(LoginRecord::decode(text), None, "{text}");
+        }
+    }
 }
