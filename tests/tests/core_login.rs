@@ -665,3 +665,31 @@ async fn reading_the_login_never_rewrites_the_session_cookie() {
         assert!(res.set_cookies.is_empty(), "logged in {path}: {:?}", res.set_cookies);
     }
 }
+
+#[actix_web::test]
+async fn unreadable_login_record_is_no_login_not_an_error() {
+    // A session written by another version of the app (or another app on the same key).
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route(
+        "/garble",
+        // Every entry the runtime keeps, whatever its name, becomes something it cannot read.
+        web::post().to(|session: actix_session::Session| async move {
+            let keys: Vec<String> = session.entries().keys().cloned().collect();
+            for key in &keys {
+                session.insert(key, serde_json::json!({ "unexpected": [1, 2, 3] }))?;
+            }
+            Ok::<_, actix_web::Error>(format!("garbled {}", keys.len()))
+        }),
+    ))
+    .await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    let res = browser.post(&app, "/garble").await;
+    assert!(res.body.starts_with("garbled ") && res.body != "garbled 0", "{}", res.body);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+    assert_eq!(browser.get(&app, "/secret").await.status, 302);
+    assert_eq!(db.loads(), 0);
+    // Logging in again replaces it.
+    browser.login(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
+}

@@ -484,6 +484,29 @@ async fn stale_json_client_gets_401_with_the_refresh_url() {
 }
 
 #[actix_web::test]
+async fn stale_htmx_request_gets_hx_redirect_to_the_refresh_view() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager().refresh_view("/reauth"), &db)).await;
+    let browser = stale_ada(&app).await;
+    let res = browser.send(&app, test::TestRequest::get().uri("/fresh").insert_header(("hx-request", "true"))).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.header("hx-redirect"), Some("/reauth?next=%2Ffresh"));
+}
+
+#[actix_web::test]
+async fn message_translator_translates_the_refresh_message() {
+    let db = Db::seeded();
+    let login = manager()
+        .refresh_view("/reauth")
+        .needs_refresh_message(REFRESH_MESSAGE, "warning")
+        .message_translator(|message, _| format!("(fr) {message}"));
+    let app = test::init_service(app(&login, &db)).await;
+    let browser = stale_ada(&app).await;
+    assert_eq!(browser.get(&app, "/fresh").await.status, 302);
+    assert_eq!(browser.get(&app, "/login").await.body, format!("login page\n[warning] (fr) {REFRESH_MESSAGE}\n"));
+}
+
+#[actix_web::test]
 async fn custom_needs_refresh_handler() {
     let db = Db::seeded();
     let login = manager()
