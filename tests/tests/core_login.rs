@@ -693,3 +693,24 @@ async fn unreadable_login_record_is_no_login_not_an_error() {
     browser.login(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 }
+
+#[login_runtime::fresh_login_required(max_age = "1m30s")]
+async fn fresh_90(user: Authenticated<User>) -> String {
+    format!("fresh-90 area of {}", user.name)
+}
+
+#[actix_web::test]
+async fn fresh_login_max_age_as_a_duration_string() {
+    let db = Db::seeded();
+    let clock = ManualClock::new(5_000);
+    let login = manager().refresh_view("/reauth").clock(clock.clone());
+    let app = test::init_service(app(&login, &db).route("/fresh-90", web::get().to(fresh_90))).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &ada()).await;
+    clock.advance(Duration::from_secs(90));
+    assert_eq!(browser.get(&app, "/fresh-90").await.body, "fresh-90 area of ada");
+    clock.advance(Duration::from_secs(1));
+    let res = browser.get(&app, "/fresh-90").await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), Some("/reauth?next=%2Ffresh-90"));
+}
