@@ -8,9 +8,15 @@ use syn::parse::{ParseStream, Parser};
 use syn::{LitStr, Path, Token};
 
 /// Collects independent errors (serde's `Ctxt`): every mistake is reported, not only the first.
+///
+/// An error is *fatal* when the item cannot be expanded in spite of it; otherwise the macro
+/// still emits its expansion next to the error, so that the mistake is the only error the user
+/// sees (a non-`async` handler is guarded as if it were `async`, rather than left unguarded to
+/// fail again where it is registered).
 #[derive(Default)]
 pub(crate) struct Errors {
     first: Option<syn::Error>,
+    fatal: bool,
 }
 
 impl Errors {
@@ -27,6 +33,26 @@ impl Errors {
 
     pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));
+    }
+
+    /// An error that leaves nothing sensible to expand.
+    pub(crate) fn fatal(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.fatal = true;
+        self.spanned(tokens, message);
+    }
+
+    pub(crate) fn fatal_at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.fatal = true;
+        self.at(span, message);
+    }
+
+    pub(crate) fn fatal_error(&mut self, error: syn::Error) {
+        self.fatal = true;
+        self.push(error);
+    }
+
+    pub(crate) fn is_fatal(&self) -> bool {
+        self.fatal
     }
 
     /// Keeps the value of a `Result`, recording its error.

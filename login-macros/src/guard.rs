@@ -51,40 +51,44 @@ struct Param {
     ty: Box<Type>,
 }
 
-/// Entry point: the guarded handler, or the untouched input plus the errors.
+/// Entry point: the guarded handler, plus `compile_error!`s for any mistake.
 pub(crate) fn expand(guard: Guard, args: TokenStream, input: TokenStream) -> TokenStream {
-    match try_expand(guard, args, input.clone()) {
-        Ok(output) => output,
-        Err(error) => {
-            // Emit the item as written, so one mistake gives one error (actix-web-codegen's
-            // `input_and_compile_error`).
-            let mut output = input;
-            output.extend(error.into_compile_error());
-            output
-        }
+    let (mut output, error) = run(guard, args, input);
+    output.extend(error.map(syn::Error::into_compile_error));
+    output
+}
+
+/// The expansion, or the error(s) alone (for unit tests).
+#[cfg(test)]
+pub(crate) fn try_expand(guard: Guard, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    match run(guard, args, input) {
+        (output, None) => Ok(output),
+        (_, Some(error)) => Err(error),
     }
 }
 
-pub(crate) fn try_expand(guard: Guard, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+/// The output and the errors. After a fatal error the output is the item as written
+/// (actix-web-codegen's `input_and_compile_error`); after others, the guarded handler.
+fn run(guard: Guard, args: TokenStream, input: TokenStream) -> (TokenStream, Option<syn::Error>) {
     let mut errors = Errors::default();
     let options = parse_options(guard, args, &mut errors);
-    let item = match parse_handler(guard, input) {
-        Ok(item) => Some(item),
+    let mut item = match parse_handler(guard, input.clone()) {
+        Ok(item) => item,
         Err(error) => {
             errors.push(error);
-            None
+            return (input, errors.finish().err());
         }
     };
-    let params = item.as_ref().map(|item| validate(guard, item, &mut errors));
-    errors.finish()?;
-    let (Some(mut item), Some(params), Some(options)) = (item, params, options) else {
-        unreachable!("an error was reported for every missing part");
-    };
-    rewrite(guard, &options, &mut item, params);
-    Ok(item.into_token_stream())
+    let params = validate(guard, &mut item, &mut errors);
+    if errors.is_fatal() {
+        return (input, errors.finish().err());
+    }
+    rewrite(guard, &options, &mut item, &params);
+    (item.into_token_stream(), errors.finish().err())
 }
 
-fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Option<Options> {
+/// The options; a mistake in them is reported and the option ignored.
+fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
     let context = format!("`#[{}]`", guard.name());
     let result = attr::parse_options(args, &context, guard.options(), errors, |key, meta, errors| {
@@ -95,7 +99,8 @@ fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Option
         }
         Ok(())
     });
-    errors.take(result).map(|()| options)
+    errors.take(result);
+    options
 }
 
 fn parse_handler(guard: Guard, input: TokenStream) -> syn::Result<ItemFn> {
@@ -112,39 +117,44 @@ fn parse_handler(guard: Guard, input: TokenStream) -> syn::Result<ItemFn> {
     })
 }
 
-/// Checks the signature; returns the parameters to fold into the guard.
-fn validate(guard: Guard, item: &ItemFn, errors: &mut Errors) -> Vec<Param> {
+/// Checks the signature; returns the parameters to fold into the guard. Repairs what it can
+/// (a missing `async`, a second guard), so that the expansion adds no error of its own.
+fn validate(guard: Guard, item: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
     let name = guard.name();
+    if item.sig.asyncness.is_none() {
+        errors.spanned(
+            item.sig.fn_token,
+            format!("`#[{name}]` guards an actix handler, which must be an `async fn`: write `async fn {}`", item.sig.ident),
+        );
+        item.sig.asyncness = Some(Default::default());
+    }
+    item.attrs.retain(|attr| match guard_attribute(attr) {
+        Some(other) => {
+            errors.spanned(
+                attr,
+                format!("this handler is already guarded by `#[{name}]`: remove this `#[{other}]`, a handler takes one login guard"),
+            );
+            false
+        }
+        None => true,
+    });
     let sig = &item.sig;
-    if sig.asyncness.is_none() {
-        errors.spanned(
-            sig.fn_token,
-            format!("`#[{name}]` guards an actix handler, which must be an `async fn`: write `async fn {}`", sig.ident),
-        );
-    }
     if let Some(variadic) = &sig.variadic {
-        errors.spanned(variadic, "an actix handler cannot be variadic");
-    }
-    for attr in item.attrs.iter().filter(|attr| guard_attribute(attr).is_some()) {
-        let other = guard_attribute(attr).unwrap_or_default();
-        errors.spanned(
-            attr,
-            format!("this handler is already guarded by `#[{name}]`: remove this `#[{other}]`, a handler takes one login guard"),
-        );
+        errors.fatal(variadic, "an actix handler cannot be variadic");
     }
     let mut params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
-            FnArg::Receiver(receiver) => errors.spanned(
+            FnArg::Receiver(receiver) => errors.fatal(
                 receiver,
                 format!("`#[{name}]` guards a free `async fn` handler, not a method: remove `self`"),
             ),
             FnArg::Typed(typed) => {
                 if let Some(attr) = typed.attrs.first() {
-                    errors.spanned(attr, format!("`#[{name}]` does not support attributes on handler parameters"));
+                    errors.fatal(attr, format!("`#[{name}]` does not support attributes on handler parameters"));
                 }
                 if index == MAX_EXTRACTORS {
-                    errors.spanned(
+                    errors.fatal(
                         typed,
                         format!(
                             "an actix handler takes at most {MAX_EXTRACTORS} extractors: group some parameters into a tuple, as in `(a, b): (A, B)`"
@@ -164,7 +174,7 @@ fn guard_attribute(attr: &Attribute) -> Option<&'static str> {
     [Guard::Login, Guard::FreshLogin].into_iter().map(Guard::name).find(|name| last.ident == name)
 }
 
-fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: Vec<Param>) {
+fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param]) {
     let krate = attr::runtime_path(options.krate.as_ref());
     // Invisible to the body (mixed-site hygiene), so it cannot collide with the user's names.
     let guard_var = syn::Ident::new("__login_guard", Span::mixed_site());
@@ -373,6 +383,21 @@ mod tests {
             assert_eq!(errs.len(), 1);
             assert!(errs[0].starts_with("this handler is already guarded by `#[login_required]`: remove this"), "{errs:?}");
         }
+    }
+
+    #[test]
+    fn recoverable_mistakes_still_expand() {
+        // Guarded as if `async`: no second error where the handler is registered.
+        let out = expand(Guard::Login, quote!(bogus), quote!(fn h(a: A) -> R { r() })).to_string();
+        assert!(out.contains("async fn h (__login_guard : :: login_runtime :: __private :: LoginRequired"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        // The second guard is dropped, not expanded again.
+        let out = expand(Guard::Login, quote!(), quote!(#[get("/")] #[fresh_login_required] async fn h() {})).to_string();
+        assert!(out.starts_with("# [get (\"/\")] async fn h (__login_guard"), "{out}");
+        assert!(!out.contains("# [fresh_login_required]"), "{out}");
+        // A fatal mistake leaves the item as written.
+        let out = expand(Guard::Login, quote!(), quote!(async fn h(self) {})).to_string();
+        assert!(out.starts_with("async fn h (self) { }"), "{out}");
     }
 
     #[test]

@@ -46,19 +46,26 @@ struct Model {
     output: Box<Type>,
 }
 
-/// Entry point: the loader struct and its impl, or the untouched input plus the errors.
+/// Entry point: the loader struct and its impl, plus `compile_error!`s for any mistake.
 pub(crate) fn expand(loader: Loader, args: TokenStream, input: TokenStream) -> TokenStream {
-    match try_expand(loader, args, input.clone()) {
-        Ok(output) => output,
-        Err(error) => {
-            let mut output = input;
-            output.extend(error.into_compile_error());
-            output
-        }
+    let (mut output, error) = run(loader, args, input);
+    output.extend(error.map(syn::Error::into_compile_error));
+    output
+}
+
+/// The expansion, or the error(s) alone (for unit tests).
+#[cfg(test)]
+pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    match run(loader, args, input) {
+        (output, None) => Ok(output),
+        (_, Some(error)) => Err(error),
     }
 }
 
-pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+/// The output and the errors. After a fatal error the output is the item as written; after
+/// others (a missing `async`, a bad option) the loader is generated anyway, so the mistake is
+/// not reported a second time where the loader is used.
+fn run(loader: Loader, args: TokenStream, input: TokenStream) -> (TokenStream, Option<syn::Error>) {
     let mut errors = Errors::default();
     let mut krate = None;
     let context = format!("`#[{}]`", loader.name());
@@ -70,7 +77,7 @@ pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) 
     let item = match syn::parse2::<ItemFn>(input.clone()) {
         Ok(item) => Some(item),
         Err(error) => {
-            errors.push(match syn::parse2::<syn::Item>(input) {
+            errors.fatal_error(match syn::parse2::<syn::Item>(input.clone()) {
                 Ok(_) => syn::Error::new(
                     Span::call_site(),
                     format!("`#[{}]` turns an `async fn` into a loader; it cannot be applied to this item", loader.name()),
@@ -81,9 +88,10 @@ pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) 
         }
     };
     let model = item.and_then(|item| validate(loader, item, krate, &mut errors));
-    errors.finish()?;
-    let model = model.expect("an error was reported if the model is missing");
-    Ok(generate(model))
+    match model {
+        Some(model) if !errors.is_fatal() => (generate(model), errors.finish().err()),
+        _ => (input, errors.finish().err()),
+    }
 }
 
 fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Errors) -> Option<Model> {
@@ -102,25 +110,25 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
         errors.spanned(abi, format!("a `#[{name}]` cannot have an `extern` ABI"));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.spanned(
+        errors.fatal(
             &sig.generics,
             format!("a `#[{name}]` cannot be generic: the login manager calls it with concrete types"),
         );
     }
     if let Some(variadic) = &sig.variadic {
-        errors.spanned(variadic, format!("a `#[{name}]` cannot be variadic"));
+        errors.fatal(variadic, format!("a `#[{name}]` cannot be variadic"));
     }
 
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(receiver) => errors.spanned(
+            FnArg::Receiver(receiver) => errors.fatal(
                 receiver,
                 format!("`#[{name}]` must be placed on a free `async fn`, not a method: remove `self`"),
             ),
             FnArg::Typed(typed) => {
                 if let Some(attr) = typed.attrs.first() {
-                    errors.spanned(attr, format!("`#[{name}]` does not support attributes on parameters"));
+                    errors.fatal(attr, format!("`#[{name}]` does not support attributes on parameters"));
                 }
                 params.push(Param { pat: typed.pat.clone(), ty: typed.ty.clone() });
             }
@@ -132,7 +140,7 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
         Loader::User => {
             let id = params.next();
             if id.is_none() {
-                errors.at(
+                errors.fatal_at(
                     sig.paren_token.span.join(),
                     "a `#[user_loader]` takes the user id as its first parameter, as in `async fn load_user(id: u64)`; \
                      to load a user from the request alone, use `#[request_loader]`",
@@ -143,7 +151,7 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     };
     let extractors: Vec<Param> = params.collect();
     if let Some(extra) = extractors.get(MAX_EXTRACTORS) {
-        errors.spanned(
+        errors.fatal(
             &extra.pat,
             format!(
                 "a loader takes at most {MAX_EXTRACTORS} extractors: group some parameters into a tuple, as in `(a, b): (A, B)`"
@@ -153,7 +161,7 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     let output = match &sig.output {
         ReturnType::Type(_, ty) => Some(ty.clone()),
         ReturnType::Default => {
-            errors.at(
+            errors.fatal_at(
                 sig.paren_token.span.close(),
                 format!(
                     "a `#[{name}]` must return the user it found: add `-> Option<User>`, or `-> Result<Option<User>, E>` when loading can fail"
@@ -311,6 +319,16 @@ mod tests {
         let errs = errors(Loader::Request, quote!(), quote!(async fn load(r: HttpRequest) { }));
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("a `#[request_loader]` must return the user it found: add `-> Option<User>`"), "{errs:?}");
+    }
+
+    #[test]
+    fn recoverable_mistakes_still_expand() {
+        let out = expand(Loader::User, quote!(), quote!(fn load(id: u64) -> Option<U> { None })).to_string();
+        assert!(out.contains("struct load ;"), "{out}");
+        assert!(out.contains("async fn load (id : u64 ,) -> Option < U > { None }"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        let out = expand(Loader::User, quote!(), quote!(async fn load(id: u64) { })).to_string();
+        assert!(out.starts_with("async fn load (id : u64) { }"), "{out}");
     }
 
     #[test]

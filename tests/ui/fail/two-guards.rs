@@ -1,4 +1,4 @@
-use actix_web::get;
+use actix_web::{get, web, App};
 use login_runtime::{fresh_login_required, login_required};
 
 #[login_required]
@@ -14,4 +14,6 @@ async fn other() -> &'static str {
     "hello"
 }
 
-fn main() {}
+fn main() {
+    let _app = App::new().service(index).route("/other", web::get().to(other));
+}

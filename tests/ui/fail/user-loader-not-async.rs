@@ -1,4 +1,4 @@
-use login_runtime::{user_loader, AuthUser};
+use login_runtime::{user_loader, AuthUser, LoginManager};
 
 #[derive(AuthUser)]
 struct User {
@@ -10,4 +10,7 @@ fn load_user(id: u64) -> Option<User> {
     Some(User { id })
 }
 
-fn main() {}
+fn main() {
+    // The loader is still generated: no second error here.
+    let _ = LoginManager::new(load_user);
+}
