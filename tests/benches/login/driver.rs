@@ -494,6 +494,31 @@ pub fn main(args: Vec<String>) {
     print_table(&opts, &prepared, &samples, &skipped);
     drop(servers);
     drop(redis);
+    check(&prepared, &samples);
+}
+
+/// Exit non-zero (after the table) when a row broke its contract: an unexpected
+/// status, or a Set-Cookie on a read-only authenticated request.
+fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
+    let mut failures = Vec::new();
+    for (p, s) in prepared.iter().zip(samples) {
+        let unexpected: u64 = s.iter().map(|x| x.unexpected).sum();
+        let set_cookies: f64 = s.iter().map(|x| x.set_cookie_per_req * x.requests as f64).sum();
+        if unexpected > 0 {
+            failures.push(format!("row {}: {unexpected} responses with an unexpected status", p.row.id));
+        }
+        if p.row.read_only && (set_cookies > 0.0 || p.sanity_set_cookies > 0) {
+            failures.push(format!("row {}: Set-Cookie on a read-only authenticated request", p.row.id));
+        }
+    }
+    if failures.is_empty() {
+        println!("checks: all {} measured rows ok (statuses, no Set-Cookie on read-only requests)", prepared.len());
+    } else {
+        for f in &failures {
+            println!("CHECK FAILED: {f}");
+        }
+        std::process::exit(1);
+    }
 }
 
 async fn prepare(r: &Row, addr: SocketAddr, pid: u32) -> Result<Prepared, String> {
