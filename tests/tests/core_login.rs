@@ -714,3 +714,43 @@ async fn fresh_login_max_age_as_a_duration_string() {
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh-90"));
 }
+
+#[actix_web::test]
+async fn a_user_without_an_id_cannot_log_in() {
+    let db = Db::seeded();
+    let app = test::init_service(app(&manager(), &db).route(
+        "/login-nobody",
+        web::post().to(|req: HttpRequest| async move {
+            let forced = login_runtime::LoginOptions::new().force(true);
+            match login_runtime::login_user_with(&req, &AnonymousUser, forced) {
+                Err(LoginError::NoId) => "refused: no id".to_owned(),
+                other => format!("unexpected: {other:?}"),
+            }
+        }),
+    ))
+    .await;
+    let browser = Browser::new();
+    let res = browser.post(&app, "/login-nobody").await;
+    assert_eq!(res.body, "refused: no id");
+    assert!(res.set_cookies.is_empty());
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+}
+
+#[actix_web::test]
+async fn confirm_login_without_a_login_does_nothing() {
+    let db = Db::seeded();
+    let app = test::init_service(
+        app(&manager(), &db).route(
+            "/confirm-anyway",
+            web::post()
+                .to(|req: HttpRequest| async move { login_runtime::confirm_login(&req).map(|()| "confirmed nothing") }),
+        ),
+    )
+    .await;
+    let browser = Browser::new();
+    let res = browser.post(&app, "/confirm-anyway").await;
+    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "confirmed nothing"));
+    assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
+    assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
+    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
+}
