@@ -227,6 +227,9 @@ fn max_age(input: syn::parse::ParseStream, errors: &mut Errors) -> syn::Result<O
     let secs = match &value {
         syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(int), .. }) => match int.suffix() {
             "" | "u64" => int.base10_parse::<u64>().map_err(|_| "`max_age` is too large".to_owned()),
+            unit @ ("s" | "m" | "h" | "d") => {
+                Err(format!("write a duration as a string: `max_age = \"{}{unit}\"`", int.base10_digits()))
+            }
             suffix => Err(format!("`max_age` is a number of seconds: remove the `{suffix}` suffix")),
         },
         syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) => parse_duration(&text.value()),
@@ -362,6 +365,8 @@ mod tests {
         let errs = errors(Guard::FreshLogin, quote!(max_age = "soon"), quote!(async fn h() {}));
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("invalid `max_age` duration `\"soon\"`"), "{errs:?}");
+        let errs = errors(Guard::FreshLogin, quote!(max_age = 15m), quote!(async fn h() {}));
+        assert_eq!(errs, ["write a duration as a string: `max_age = \"15m\"`"]);
         let errs = errors(Guard::FreshLogin, quote!(max_age = 0), quote!(async fn h() {}));
         assert_eq!(errs, ["`max_age` must be at least one second: remove it to accept any fresh login"]);
         let errs = errors(Guard::FreshLogin, quote!(max_age = 1.5), quote!(async fn h() {}));

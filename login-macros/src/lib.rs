@@ -77,6 +77,11 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 ///   is "no such user" (the request is anonymous), `Err` is a failure (a logged 500, never
 ///   anonymous).
 ///
+/// The struct keeps the function's docs, `#[cfg]` and lint attributes; other attributes
+/// (`#[tracing::instrument]`, ...) stay on the function that runs the body. Its `UserLoader`
+/// impl names the parameter and return types, so a `pub` loader needs public types, as a
+/// `pub fn` would.
+///
 /// Option: `#[user_loader(crate = "path")]` when `login_runtime` is renamed.
 ///
 /// ```ignore
