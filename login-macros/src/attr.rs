@@ -93,7 +93,7 @@ pub(crate) fn parse_options(
 ) -> syn::Result<()> {
     let mut seen: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
-        let key = meta.path.get_ident().map(|ident| ident.to_string());
+        let key = meta.path.get_ident().map(ToString::to_string);
         match key {
             Some(key) if valid.contains(&key.as_str()) => {
                 if seen.contains(&key) {

@@ -1,0 +1,6 @@
+use login_runtime::AuthUser;
+
+#[derive(AuthUser)]
+struct User;
+
+fn main() {}
