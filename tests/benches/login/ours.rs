@@ -28,39 +28,92 @@
 //!          (the restore re-creates the session each time, so Set-Cookie > 0 is expected).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
 //!
-//! Until this is filled, `serve` exits with a message and the driver fails
-//! fast on these rows; without the feature they are printed as "pending".
+//! Without the feature these rows are printed as "pending".
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 
+use actix_session::SessionMiddleware;
+use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use login_runtime::{AuthUser, CurrentUser, LoginManager, LoginOptions, RememberMe, login_required, user_loader};
+
+use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
+
 /// Name of our remember-me cookie (row 6 keeps only this cookie from `/login?remember=1`).
-/// TODO(lead): set to the runtime's default remember cookie name.
 pub const REMEMBER_COOKIE: &str = "remember_token";
 
+#[derive(Clone, AuthUser)]
+struct User {
+    id: String,
+    name: String,
+}
+
+/// The in-memory user table (one user), shared by every request.
+struct Users(HashMap<String, User>);
+
+#[user_loader]
+async fn load_user(id: String, users: web::Data<Users>) -> Option<User> {
+    users.0.get(&id).cloned()
+}
+
+async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+    let user = User { id: USER.to_owned(), name: USER.to_owned() };
+    let mut options = LoginOptions::default();
+    options.remember = req.query_string().contains("remember=1");
+    login_runtime::login_user_with(&req, &user, options)?;
+    Ok(HttpResponse::Ok().body("logged in"))
+}
+
+/// Rows 4-7b: the guarded handler with the current-user extractor.
+#[login_required]
+async fn protected(user: CurrentUser<User>) -> HttpResponse {
+    match user.authenticated() {
+        Some(u) => HttpResponse::Ok().body(format!("hello {}", u.name)),
+        None => HttpResponse::InternalServerError().body("guard let an anonymous user through"),
+    }
+}
+
+fn app<St: SessionStore + 'static>(
+    store: St,
+    users: web::Data<Users>,
+    manager: LoginManager,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(users)
+        .app_data(manager.clone())
+        .wrap(SessionMiddleware::builder(store, session_key()).cookie_secure(false).build())
+        .wrap(manager.middleware())
+        .route("/login", web::get().to(login))
+        .route("/protected", web::get().to(protected))
+}
+
+fn shared() -> (web::Data<Users>, LoginManager) {
+    let mut users = HashMap::new();
+    users.insert(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() });
+    let manager = LoginManager::new(load_user)
+        .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
+    (web::Data::new(Users(users)), manager)
+}
+
 pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<String>) {
-    let _ = (listener, port, &redis_url);
+    let (users, manager) = shared();
     match kind {
-        // TODO(lead): fill in, e.g.
-        //
-        // "ours" => crate::servers::run_actix(listener, port, || {
-        //     let login = LoginManager::new(load_user);          // in-memory loader
-        //     App::new()
-        //         .app_data(login.clone())                       // (or however the runtime wants it)
-        //         .wrap(SessionMiddleware::builder(CookieSessionStore::default(),
-        //                 crate::servers::session_key()).cookie_secure(false).build())
-        //         .wrap(login.middleware())
-        //         .route("/login", web::get().to(login_route))
-        //         .route("/protected", web::get().to(protected))
-        // }),
-        // "ours-redis" => actix_web::rt::System::new().block_on(async move {
-        //     let store = actix_session::storage::RedisSessionStore::new(redis_url.unwrap()).await.unwrap();
-        //     crate::servers::run_actix_in_system(listener, port, move || /* same App with store.clone() */).await
-        // }),
-        //
-        // #[login_required]
-        // async fn protected(user: CurrentUser<User>) -> String { format!("hello {}", user.id) }
-        "ours" | "ours-redis" => {
-            crate::die(&format!("server kind {kind:?}: our routes are not filled in yet (tests/benches/login/ours.rs)"))
+        "ours" => run_actix(listener, port, move || app(CookieSessionStore::default(), users.clone(), manager.clone())),
+        "ours-redis" => {
+            let url = redis_url.unwrap_or_else(|| crate::die("ours-redis needs --redis URL"));
+            actix_web::rt::System::new().block_on(async move {
+                let store = RedisSessionStore::new(url).await.expect("connect to redis");
+                run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
+            })
         }
         other => crate::die(&format!("unknown server kind {other:?}")),
     }
