@@ -364,6 +364,10 @@ impl LoginManager {
 
     /// The middleware to wrap around the `App`, after actix-session's `SessionMiddleware`
     /// (so that it runs outside it).
+    ///
+    /// Without it, extractors and [`login_user`](crate::login_user) answer 500 with a log line
+    /// naming the fix. The check is made per manager, at no cost per request: a manager shared
+    /// by several `App`s counts as installed once any of them wraps its middleware.
     pub fn middleware(&self) -> LoginMiddleware {
         LoginMiddleware::new(self.clone())
     }

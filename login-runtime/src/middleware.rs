@@ -87,6 +87,9 @@ where
         // actix-session takes the session's state when it saves it: a login still in the
         // session now was never saved.
         if wrote_login && res.request().get_session().contains_key(AUTH_KEY) {
+            // Registered in the wrong order, the session middleware still runs after this: the
+            // refused login must not reach it.
+            res.request().get_session().remove(AUTH_KEY);
             let error = LoginError::SessionMiddlewareMissing;
             tracing::error!(%error, "login error");
             let (req, _) = res.into_parts();

@@ -52,21 +52,35 @@ impl ActiveField for bool {
 /// A field marked `#[auth_user(session_hash)]`: bytes that change with the credentials.
 #[diagnostic::on_unimplemented(
     message = "`#[auth_user(session_hash)]` cannot be used on a field of type `{Self}`",
-    label = "expected `String`, `Vec<u8>`, `[u8; N]`, `Box<[u8]>`, `Box<str>`, or an `Option` of one",
+    label = "expected `String`, `Vec<u8>`, `[u8; N]`, `Box<[u8]>`, or an `Option` of one",
     note = "the session hash is a password hash, a security stamp or a counter's bytes; implement `AuthUser::session_hash` by hand for other types"
 )]
 pub trait SessionHashField {
     fn session_hash_bytes(&self) -> Option<&[u8]>;
 }
 
-impl SessionHashField for String {
+impl SessionHashField for str {
     #[inline]
     fn session_hash_bytes(&self) -> Option<&[u8]> {
         Some(self.as_bytes())
     }
 }
 
-impl SessionHashField for Box<str> {
+impl SessionHashField for [u8] {
+    #[inline]
+    fn session_hash_bytes(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+}
+
+impl<const N: usize> SessionHashField for [u8; N] {
+    #[inline]
+    fn session_hash_bytes(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+}
+
+impl SessionHashField for String {
     #[inline]
     fn session_hash_bytes(&self) -> Option<&[u8]> {
         Some(self.as_bytes())
@@ -80,17 +94,24 @@ impl SessionHashField for Vec<u8> {
     }
 }
 
-impl SessionHashField for Box<[u8]> {
+impl<T: SessionHashField + ?Sized> SessionHashField for Box<T> {
     #[inline]
     fn session_hash_bytes(&self) -> Option<&[u8]> {
-        Some(self)
+        T::session_hash_bytes(self)
     }
 }
 
-impl<const N: usize> SessionHashField for [u8; N] {
+impl<T: SessionHashField + ?Sized> SessionHashField for std::sync::Arc<T> {
     #[inline]
     fn session_hash_bytes(&self) -> Option<&[u8]> {
-        Some(self)
+        T::session_hash_bytes(self)
+    }
+}
+
+impl<T: SessionHashField + ?Sized> SessionHashField for &T {
+    #[inline]
+    fn session_hash_bytes(&self) -> Option<&[u8]> {
+        T::session_hash_bytes(self)
     }
 }
 
