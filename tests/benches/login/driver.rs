@@ -47,10 +47,10 @@ pub fn rejected(s: u16) -> bool {
     s == 401 || s == 403 || (300..400).contains(&s)
 }
 
-const OURS_PENDING: Option<&str> = if cfg!(feature = "bench-ours") {
+const OURS_PENDING: Option<&str> = if cfg!(feature = "bench") {
     None
 } else {
-    Some("pending: build with --features bench-ours and fill benches/login/ours.rs")
+    Some("pending: built with --features bench-baselines (our runtime not linked)")
 };
 
 pub fn rows() -> Vec<Row> {
@@ -148,9 +148,9 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-#[cfg(feature = "bench-ours")]
+#[cfg(feature = "bench")]
 const OURS_REMEMBER_ONLY: &[&str] = &[crate::ours::REMEMBER_COOKIE];
-#[cfg(not(feature = "bench-ours"))]
+#[cfg(not(feature = "bench"))]
 const OURS_REMEMBER_ONLY: &[&str] = &["remember_token"];
 
 // ---------------------------------------------------------------------------

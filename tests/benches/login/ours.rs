@@ -1,6 +1,7 @@
 //! ===========================================================================
-//! SLOT FOR OUR RUNTIME (rows 4, 5, 6, 7b) — compiled only with
-//! `--features bench-ours` (which also links `login-runtime`).
+//! OUR RUNTIME'S ROWS (4, 5, 6, 7b) — compiled only with `--features bench`
+//! (which links `login-runtime`; `--features bench-baselines` does not, and
+//! prints these rows as "pending"). Adjust here when the runtime's API moves.
 //! ===========================================================================
 //!
 //! Contract with the driver (driver.rs `rows()`), for server kinds "ours"
@@ -9,16 +10,15 @@
 //! * ONE worker: use `crate::servers::run_actix` / `run_actix_in_system`
 //!   (they bind nothing themselves: they take the listener, set workers(1) and
 //!   print `LISTENING <port>`).
-//! * `GET /login`            -> `login_user(user1)`, 200; sets the session cookie.
-//! * `GET /login?remember=1` -> `login_user(user1, remember = true)`, 200; sets the
-//!                              session cookie AND the remember cookie named
-//!                              [`REMEMBER_COOKIE`] (row 6 keeps only that one).
-//! * `GET /protected`        -> `#[login_required]` handler that takes the
-//!                              current-user extractor and answers 200
-//!                              `hello user1`; anonymous -> 401 (or a redirect
-//!                              to the login view: both count as a rejection).
-//! * The user loader is in memory: a `HashMap<String, User>` behind an `Arc`
-//!   (one entry, "user1"), same as the axum-login backend in servers.rs.
+//! * `GET /login` -> `login_user(user1)`, 200; sets the session cookie.
+//! * `GET /login?remember=1` -> `login_user(user1, remember = true)`, 200; sets
+//!   the session cookie AND the remember cookie named [`REMEMBER_COOKIE`]
+//!   (row 6 keeps only that one).
+//! * `GET /protected` -> `#[login_required]` handler that takes the
+//!   current-user extractor and answers 200 `hello user1`; anonymous -> 401
+//!   (or a redirect to the login view: both count as a rejection).
+//! * The user loader is in memory: a `HashMap<String, User>` in `web::Data`
+//!   (one entry, "user1"), like the axum-login backend in servers.rs.
 //! * Session middleware: `SessionMiddleware::builder(store, crate::servers::session_key())
 //!   .cookie_secure(false).build()` — same settings as rows 2 and 7a.
 //!
@@ -27,8 +27,6 @@
 //! Row 6  = `/protected` with only the remember cookie of `/login?remember=1`
 //!          (the restore re-creates the session each time, so Set-Cookie > 0 is expected).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
-//!
-//! Without the feature these rows are printed as "pending".
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -99,8 +97,8 @@ fn app<St: SessionStore + 'static>(
 fn shared() -> (web::Data<Users>, LoginManager) {
     let mut users = HashMap::new();
     users.insert(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() });
-    let manager = LoginManager::new(load_user)
-        .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
+    let manager =
+        LoginManager::new(load_user).remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
     (web::Data::new(Users(users)), manager)
 }
 

@@ -36,7 +36,7 @@ pub fn serve(kind: &str, redis: Option<String>) {
         "actix-identity" => run_actix(listener, port, actix_identity_app),
         "axum-plain" => axum_apps::run(listener, port, axum_apps::plain()),
         "axum-login" => axum_apps::run(listener, port, axum_apps::login()),
-        #[cfg(feature = "bench-ours")]
+        #[cfg(feature = "bench")]
         k if k.starts_with("ours") => crate::ours::serve(k, listener, port, redis),
         other => crate::die(&format!("unknown server kind {other:?}")),
     }
