@@ -110,9 +110,8 @@ async fn remembered_user_needs_refresh_for_fresh_login_required() {
 #[actix_web::test]
 async fn tampered_cookie_is_anonymous_and_cleared_with_all_attributes() {
     let env = Env::new();
-    let login = env
-        .bare_manager()
-        .remember_me(default_remember().domain("example.test").path("/").same_site(SameSite::Strict));
+    let login =
+        env.bare_manager().remember_me(default_remember().domain("example.test").path("/").same_site(SameSite::Strict));
     let app = start(&login, &env.db).await;
     let c = Client::new();
     c.login_remembered(&app, ADA).await;
@@ -666,4 +665,110 @@ mod server {
 
         server.handle.stop(true).await;
     }
+}
+
+#[actix_web::test]
+async fn ids_with_separators_quotes_and_non_ascii_round_trip_through_session_and_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let ids = [
+        "a:b:c:d:e:f:g",
+        "1:0:0:0::",
+        "pipe|dot.colon:",
+        "quote\"back\\slash",
+        "sp ace",
+        "emoji 🦀 ünï",
+        "{\"json\":1}",
+    ];
+    for id in ids {
+        env.db.insert(id, "pw");
+        let c = Client::new();
+        c.login_remembered(&app, id).await;
+        assert_eq!(c.whoami(&app).await, format!("user:{id}"), "session, {id:?}");
+        c.keep_only(&[REMEMBER]);
+        assert_eq!(c.state(&app).await, format!("user:{id} fresh:false"), "remember cookie, {id:?}");
+        c.remove_cookie(REMEMBER);
+        assert_eq!(c.whoami(&app).await, format!("user:{id}"), "restored session, {id:?}");
+        // Revocation still applies to such ids.
+        env.db.set_password(id, "changed");
+        assert_eq!(c.whoami(&app).await, "anonymous", "{id:?}");
+    }
+}
+
+#[actix_web::test]
+async fn host_prefixed_cookie_name_works() {
+    let env = Env::new();
+    let login = env.bare_manager().remember_me(RememberMe::new(REMEMBER_KEY).name("__Host-remember"));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    let cookie = reply.set_cookie("__Host-remember").expect("issued");
+    // `__Host-`: Secure, Path=/, no Domain.
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.path(), Some("/"));
+    assert_eq!(cookie.domain(), None);
+    c.keep_only(&["__Host-remember"]);
+    assert_eq!(c.whoami(&app).await, "user:ada");
+}
+
+#[actix_web::test]
+async fn a_bad_cookie_on_a_guarded_page_is_cleared_on_the_refusal_too() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let value = c.cookie(REMEMBER).unwrap();
+    let other = Client::new();
+    other.set_cookie(REMEMBER, &tamper(&value));
+    let reply = other.get(&app, "/secret").await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert_eq!(reply.location(), Some("/login?next=%2Fsecret"));
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+}
+
+#[actix_web::test]
+async fn a_restore_on_a_page_asking_several_times_loads_once() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    let loads = env.db.loads();
+    // `/secret`: the guard and `Authenticated` both ask for the user.
+    let reply = c.get(&app, "/secret").await;
+    assert_eq!(reply.body, "secret of ada");
+    assert_eq!(env.db.loads() - loads, 1);
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1);
+}
+
+#[actix_web::test]
+async fn a_restore_keeps_the_other_session_data() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let value = c.cookie(REMEMBER).unwrap();
+    // A visitor with a cart, no login, and Ada's remember cookie.
+    let v = Client::new();
+    v.post(&app, "/cart/lamp").await;
+    v.set_cookie(REMEMBER, &value);
+    let reply = v.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    assert!(reply.sets(SESSION), "a renewed session");
+    assert_eq!(v.get(&app, "/cart").await.body, "lamp");
+}
+
+#[actix_web::test]
+async fn a_restore_needing_refresh_still_sets_the_new_session() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    let reply = c.get(&app, "/fresh").await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert!(reply.sets(SESSION), "{:?}", reply.set_cookie_headers());
+    c.remove_cookie(REMEMBER);
+    assert_eq!(c.state(&app).await, "user:ada fresh:false");
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1);
 }

@@ -252,3 +252,18 @@ async fn after_an_idle_timeout_the_remember_cookie_logs_the_user_back_in_not_fre
     env.advance(IDLE + 1);
     assert_eq!(other.whoami(&app).await, "anonymous");
 }
+
+#[actix_web::test]
+#[ignore = "runtime bug: an activity_write_interval longer than the idle timeout is accepted, and active users are then logged out"]
+async fn an_active_user_is_never_idle_whatever_the_write_interval() {
+    let env = Env::new();
+    let login = idle_manager(&env).activity_write_interval(Duration::from_secs(2 * IDLE));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    // A request every 100 s for 20 minutes: never idle for more than 100 s.
+    for i in 1..=12 {
+        env.advance(100);
+        assert_eq!(c.whoami(&app).await, "user:ada", "logged out after {} s of activity", i * 100);
+    }
+}
