@@ -106,10 +106,7 @@ pub(crate) fn parse_options(
             }
             _ => {
                 let key = meta.path.to_token_stream().to_string().replace(' ', "");
-                errors.spanned(
-                    &meta.path,
-                    format!("unknown option `{key}` in {context}; expected {}", one_of(valid)),
-                );
+                errors.spanned(&meta.path, format!("unknown option `{key}` in {context}; expected {}", one_of(valid)));
                 skip_value(meta.input)
             }
         }

@@ -82,10 +82,11 @@ fn container_options(attrs: &[Attribute], errors: &mut Errors) -> Option<Path> {
         let Some(list) = errors.take(attr.meta.require_list().map(|list| list.tokens.clone())) else {
             continue;
         };
-        let result = attr::parse_options(list, "`#[auth_user]` on a struct", CONTAINER_OPTIONS, errors, |_, meta, errors| {
-            krate = attr::crate_path(meta, errors)?;
-            Ok(())
-        });
+        let result =
+            attr::parse_options(list, "`#[auth_user]` on a struct", CONTAINER_OPTIONS, errors, |_, meta, errors| {
+                krate = attr::crate_path(meta, errors)?;
+                Ok(())
+            });
         errors.take(result);
     }
     krate
@@ -98,11 +99,12 @@ fn field_roles(field: &Field, errors: &mut Errors) -> Vec<(Role, Span)> {
         let Some(list) = errors.take(attr.meta.require_list().map(|list| list.tokens.clone())) else {
             continue;
         };
-        let result = attr::parse_options(list, "`#[auth_user]` on a field", FIELD_OPTIONS, errors, |key, meta, errors| {
-            attr::flag(key, &format!("#[auth_user({key})]"), meta, errors)?;
-            roles.push((Role::from_key(key), meta.path.span()));
-            Ok(())
-        });
+        let result =
+            attr::parse_options(list, "`#[auth_user]` on a field", FIELD_OPTIONS, errors, |key, meta, errors| {
+                attr::flag(key, &format!("#[auth_user({key})]"), meta, errors)?;
+                roles.push((Role::from_key(key), meta.path.span()));
+                Ok(())
+            });
         errors.take(result);
     }
     roles
@@ -187,10 +189,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
     if id.is_none() {
         errors.spanned(
             &input.ident,
-            format!(
-                "`{}` has no id field: name a field `id`, or mark one with `#[auth_user(id)]`",
-                input.ident
-            ),
+            format!("`{}` has no id field: name a field `id`, or mark one with `#[auth_user(id)]`", input.ident),
         );
     }
     Some(Model { id: id?, active, session_hash })
@@ -321,7 +320,12 @@ mod tests {
 
     #[test]
     fn id_by_convention() {
-        let out = expands(quote!(struct User { id: u64, name: String }));
+        let out = expands(quote!(
+            struct User {
+                id: u64,
+                name: String,
+            }
+        ));
         assert!(out.contains("impl :: login_runtime :: __private :: AuthUser for User"), "{out}");
         assert!(out.contains("UserIdField :: user_id_string (& self . id)"), "{out}");
         assert!(!out.contains("is_active"), "{out}");
@@ -344,7 +348,9 @@ mod tests {
         assert!(out.contains("ActiveField :: active_flag (& self . enabled)"), "{out}");
         assert!(out.contains("SessionHashField :: session_hash_bytes (& self . hash)"), "{out}");
         assert!(
-            out.contains("where U : Copy , T : 'static , U : 'static , 'a : 'static , T : lr :: __private :: UserIdField"),
+            out.contains(
+                "where U : Copy , T : 'static , U : 'static , 'a : 'static , T : lr :: __private :: UserIdField"
+            ),
             "{out}"
         );
     }
@@ -352,27 +358,60 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(
-            errors(quote!(enum User { A })),
-            ["`AuthUser` can only be derived for a struct with named fields, not an enum: derive it on the user struct"]
+            errors(quote!(
+                enum User {
+                    A,
+                }
+            )),
+            [
+                "`AuthUser` can only be derived for a struct with named fields, not an enum: derive it on the user struct"
+            ]
         );
         assert_eq!(
-            errors(quote!(struct User(u64);)),
+            errors(quote!(
+                struct User(u64);
+            )),
             ["`AuthUser` cannot be derived for a tuple struct: name the fields, as in `struct User { id: u64 }`"]
         );
-        assert_eq!(errors(quote!(struct User;)).len(), 1);
+        assert_eq!(
+            errors(quote!(
+                struct User;
+            ))
+            .len(),
+            1
+        );
         assert_eq!(errors(quote!(union User { id: u64 })).len(), 1);
         // The fallback impl is still emitted.
-        assert!(expand(quote!(enum User { A })).to_string().contains("AuthUser for User"));
+        assert!(
+            expand(quote!(
+                enum User {
+                    A,
+                }
+            ))
+            .to_string()
+            .contains("AuthUser for User")
+        );
     }
 
     #[test]
     fn id_field() {
         assert_eq!(
-            errors(quote!(struct User { key: u64 })),
+            errors(quote!(
+                struct User {
+                    key: u64,
+                }
+            )),
             ["`User` has no id field: name a field `id`, or mark one with `#[auth_user(id)]`"]
         );
         assert_eq!(
-            errors(quote!(struct User { #[auth_user(id)] a: u64, #[auth_user(id)] b: u64 })),
+            errors(quote!(
+                struct User {
+                    #[auth_user(id)]
+                    a: u64,
+                    #[auth_user(id)]
+                    b: u64,
+                }
+            )),
             ["`#[auth_user(id)]` is already on field `a`: a user has one id field"]
         );
     }
@@ -380,32 +419,76 @@ mod tests {
     #[test]
     fn options() {
         assert_eq!(
-            errors(quote!(struct User { #[auth_user(activ)] id: u64 })),
+            errors(quote!(
+                struct User {
+                    #[auth_user(activ)]
+                    id: u64,
+                }
+            )),
             ["unknown option `activ` in `#[auth_user]` on a field; expected `id`, `active` or `session_hash`"]
         );
         assert_eq!(
-            errors(quote!(struct User { #[auth_user(active, active)] a: bool, id: u64 })),
+            errors(quote!(
+                struct User {
+                    #[auth_user(active, active)]
+                    a: bool,
+                    id: u64,
+                }
+            )),
             ["duplicate option `active` in `#[auth_user]` on a field: remove one"]
         );
         assert_eq!(
-            errors(quote!(struct User { #[auth_user(active)] #[auth_user(active)] a: bool, id: u64 })),
+            errors(quote!(
+                struct User {
+                    #[auth_user(active)]
+                    #[auth_user(active)]
+                    a: bool,
+                    id: u64,
+                }
+            )),
             ["duplicate option `active` on field `a`: remove one"]
         );
         assert_eq!(
-            errors(quote!(struct User { #[auth_user(active = true)] a: bool, id: u64 })),
+            errors(quote!(
+                struct User {
+                    #[auth_user(active = true)]
+                    a: bool,
+                    id: u64,
+                }
+            )),
             ["`active` takes no value: write `#[auth_user(active)]`"]
         );
         assert_eq!(
-            errors(quote!(#[auth_user(id)] struct User { id: u64 })),
+            errors(quote!(
+                #[auth_user(id)]
+                struct User {
+                    id: u64,
+                }
+            )),
             ["unknown option `id` in `#[auth_user]` on a struct; expected `crate`"]
         );
         assert_eq!(
-            errors(quote!(struct User { #[auth_user] id: u64 })).len(),
+            errors(quote!(
+                struct User {
+                    #[auth_user]
+                    id: u64,
+                }
+            ))
+            .len(),
             1
         );
         // Independent mistakes are reported together.
         assert_eq!(
-            errors(quote!(#[auth_user(nope)] struct User { #[auth_user(x)] a: u64, #[auth_user(y)] b: u64 })).len(),
+            errors(quote!(
+                #[auth_user(nope)]
+                struct User {
+                    #[auth_user(x)]
+                    a: u64,
+                    #[auth_user(y)]
+                    b: u64,
+                }
+            ))
+            .len(),
             4
         );
     }

@@ -124,7 +124,10 @@ fn validate(guard: Guard, item: &mut ItemFn, errors: &mut Errors) -> Vec<Param> 
     if item.sig.asyncness.is_none() {
         errors.spanned(
             item.sig.fn_token,
-            format!("`#[{name}]` guards an actix handler, which must be an `async fn`: write `async fn {}`", item.sig.ident),
+            format!(
+                "`#[{name}]` guards an actix handler, which must be an `async fn`: write `async fn {}`",
+                item.sig.ident
+            ),
         );
         item.sig.asyncness = Some(Default::default());
     }
@@ -145,10 +148,8 @@ fn validate(guard: Guard, item: &mut ItemFn, errors: &mut Errors) -> Vec<Param> 
     let mut params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
-            FnArg::Receiver(receiver) => errors.fatal(
-                receiver,
-                format!("`#[{name}]` guards a free `async fn` handler, not a method: remove `self`"),
-            ),
+            FnArg::Receiver(receiver) => errors
+                .fatal(receiver, format!("`#[{name}]` guards a free `async fn` handler, not a method: remove `self`")),
             FnArg::Typed(typed) => {
                 if let Some(attr) = typed.attrs.first() {
                     errors.fatal(attr, format!("`#[{name}]` does not support attributes on handler parameters"));
@@ -221,8 +222,7 @@ fn mentions_impl_trait(ty: &Type) -> bool {
 
 /// `max_age = 300` (seconds) or `max_age = "15m"` (`s`, `m`, `h`, `d`, combinable: `"1h30m"`).
 fn max_age(input: syn::parse::ParseStream, errors: &mut Errors) -> syn::Result<Option<u64>> {
-    const EXPECTED: &str =
-        "expected a number of seconds, as in `max_age = 300`, or a duration such as `\"30s\"`, `\"15m\"`, `\"2h\"` or `\"1d\"`";
+    const EXPECTED: &str = "expected a number of seconds, as in `max_age = 300`, or a duration such as `\"30s\"`, `\"15m\"`, `\"2h\"` or `\"1d\"`";
     let value: syn::Expr = input.parse()?;
     let secs = match &value {
         syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(int), .. }) => match int.suffix() {
@@ -306,7 +306,10 @@ mod tests {
             },
         );
         assert!(out.starts_with("# [get (\"/\")] pub async fn h"), "{out}");
-        assert!(out.contains(":: login_runtime :: __private :: LoginRequired < (A , web :: Path < (u32 , String) > ,) >"), "{out}");
+        assert!(
+            out.contains(":: login_runtime :: __private :: LoginRequired < (A , web :: Path < (u32 , String) > ,) >"),
+            "{out}"
+        );
         assert!(out.contains(":: login_runtime :: __private :: require_extractor :: < A > () ;"), "{out}");
         assert!(out.contains("let (a , mut b ,) = __login_guard . into_inner () ;"), "{out}");
         assert!(out.contains("-> impl Responder"), "{out}");
@@ -314,11 +317,33 @@ mod tests {
 
     #[test]
     fn fresh_guard_carries_max_age() {
-        let out = expands(Guard::FreshLogin, quote!(max_age = "15m"), quote!(async fn h() -> R { r() }));
+        let out = expands(
+            Guard::FreshLogin,
+            quote!(max_age = "15m"),
+            quote!(
+                async fn h() -> R {
+                    r()
+                }
+            ),
+        );
         assert!(out.contains("FreshLoginRequired < () , 900 >"), "{out}");
-        let out = expands(Guard::FreshLogin, quote!(), quote!(async fn h() -> R { r() }));
+        let out = expands(
+            Guard::FreshLogin,
+            quote!(),
+            quote!(
+                async fn h() -> R {
+                    r()
+                }
+            ),
+        );
         assert!(out.contains("FreshLoginRequired < () , 0 >"), "{out}");
-        let out = expands(Guard::FreshLogin, quote!(max_age = 300, crate = "lr"), quote!(async fn h() {}));
+        let out = expands(
+            Guard::FreshLogin,
+            quote!(max_age = 300, crate = "lr"),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert!(out.contains("lr :: __private :: FreshLoginRequired < () , 300 >"), "{out}");
     }
 
@@ -338,23 +363,56 @@ mod tests {
 
     #[test]
     fn not_async() {
-        let errs = errors(Guard::Login, quote!(), quote!(fn h() {}));
-        assert_eq!(errs, ["`#[login_required]` guards an actix handler, which must be an `async fn`: write `async fn h`"]);
+        let errs = errors(
+            Guard::Login,
+            quote!(),
+            quote!(
+                fn h() {}
+            ),
+        );
+        assert_eq!(
+            errs,
+            ["`#[login_required]` guards an actix handler, which must be an `async fn`: write `async fn h`"]
+        );
     }
 
     #[test]
     fn receiver() {
-        let errs = errors(Guard::Login, quote!(), quote!(async fn h(&self) {}));
+        let errs = errors(
+            Guard::Login,
+            quote!(),
+            quote!(
+                async fn h(&self) {}
+            ),
+        );
         assert_eq!(errs, ["`#[login_required]` guards a free `async fn` handler, not a method: remove `self`"]);
     }
 
     #[test]
     fn options() {
-        let errs = errors(Guard::Login, quote!(max_age = 3), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::Login,
+            quote!(max_age = 3),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(errs, ["unknown option `max_age` in `#[login_required]`; expected `crate`"]);
-        let errs = errors(Guard::FreshLogin, quote!(max_age = 3, max_age = 4), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age = 3, max_age = 4),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(errs, ["duplicate option `max_age` in `#[fresh_login_required]`: remove one"]);
-        let errs = errors(Guard::FreshLogin, quote!(maxage = 3, path::to = 1), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(maxage = 3, path::to = 1),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(
             errs,
             [
@@ -362,22 +420,58 @@ mod tests {
                 "unknown option `path::to` in `#[fresh_login_required]`; expected `max_age` or `crate`",
             ]
         );
-        let errs = errors(Guard::FreshLogin, quote!(max_age = "soon"), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age = "soon"),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("invalid `max_age` duration `\"soon\"`"), "{errs:?}");
-        let errs = errors(Guard::FreshLogin, quote!(max_age = 15m), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age = 15m),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(errs, ["write a duration as a string: `max_age = \"15m\"`"]);
-        let errs = errors(Guard::FreshLogin, quote!(max_age = 0), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age = 0),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert_eq!(errs, ["`max_age` must be at least one second: remove it to accept any fresh login"]);
-        let errs = errors(Guard::FreshLogin, quote!(max_age = 1.5), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age = 1.5),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert!(errs[0].starts_with("invalid `max_age`: expected a number of seconds"), "{errs:?}");
-        let errs = errors(Guard::Login, quote!(crate = "not a path"), quote!(async fn h() {}));
+        let errs = errors(
+            Guard::Login,
+            quote!(crate = "not a path"),
+            quote!(
+                async fn h() {}
+            ),
+        );
         assert!(errs[0].starts_with("`crate` must be the path of the login-runtime crate"), "{errs:?}");
     }
 
     #[test]
     fn independent_errors_are_reported_together() {
-        let errs = errors(Guard::Login, quote!(bogus), quote!(fn h(self) {}));
+        let errs = errors(
+            Guard::Login,
+            quote!(bogus),
+            quote!(
+                fn h(self) {}
+            ),
+        );
         assert_eq!(errs.len(), 3, "{errs:?}");
     }
 
@@ -386,22 +480,50 @@ mod tests {
         for second in [quote!(#[login_required]), quote!(#[login_runtime::fresh_login_required(max_age = 5)])] {
             let errs = errors(Guard::Login, quote!(), quote!(#[get("/")] #second async fn h() {}));
             assert_eq!(errs.len(), 1);
-            assert!(errs[0].starts_with("this handler is already guarded by `#[login_required]`: remove this"), "{errs:?}");
+            assert!(
+                errs[0].starts_with("this handler is already guarded by `#[login_required]`: remove this"),
+                "{errs:?}"
+            );
         }
     }
 
     #[test]
     fn recoverable_mistakes_still_expand() {
         // Guarded as if `async`: no second error where the handler is registered.
-        let out = expand(Guard::Login, quote!(bogus), quote!(fn h(a: A) -> R { r() })).to_string();
+        let out = expand(
+            Guard::Login,
+            quote!(bogus),
+            quote!(
+                fn h(a: A) -> R {
+                    r()
+                }
+            ),
+        )
+        .to_string();
         assert!(out.contains("async fn h (__login_guard : :: login_runtime :: __private :: LoginRequired"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 2, "{out}");
         // The second guard is dropped, not expanded again.
-        let out = expand(Guard::Login, quote!(), quote!(#[get("/")] #[fresh_login_required] async fn h() {})).to_string();
+        let out = expand(
+            Guard::Login,
+            quote!(),
+            quote!(
+                #[get("/")]
+                #[fresh_login_required]
+                async fn h() {}
+            ),
+        )
+        .to_string();
         assert!(out.starts_with("# [get (\"/\")] async fn h (__login_guard"), "{out}");
         assert!(!out.contains("# [fresh_login_required]"), "{out}");
         // A fatal mistake leaves the item as written.
-        let out = expand(Guard::Login, quote!(), quote!(async fn h(self) {})).to_string();
+        let out = expand(
+            Guard::Login,
+            quote!(),
+            quote!(
+                async fn h(self) {}
+            ),
+        )
+        .to_string();
         assert!(out.starts_with("async fn h (self) { }"), "{out}");
     }
 
@@ -415,7 +537,13 @@ mod tests {
 
     #[test]
     fn not_a_fn() {
-        let errs = errors(Guard::Login, quote!(), quote!(struct S;));
+        let errs = errors(
+            Guard::Login,
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
         assert_eq!(errs, ["`#[login_required]` guards an `async fn` actix handler, not this item"]);
     }
 }

@@ -29,7 +29,8 @@ use proc_macro::TokenStream;
 /// - **`#[auth_user(active)]`** (optional): a `bool` field that becomes `is_active`;
 ///   without it every user is active. An inactive user cannot log in and is not authenticated.
 /// - **`#[auth_user(session_hash)]`** (optional): a field that changes when the credentials
-///   change (`String`, `Vec<u8>`, `[u8; N]`, `Box<[u8]>`, `Box<str>`, or an `Option` of one):
+///   change (`String`, `Vec<u8>`, `[u8; N]`, `Box<[u8]>`, `Arc<str>`, a reference, or an
+///   `Option` of one):
 ///   sessions and remember cookies issued before a change stop working.
 /// - **`#[auth_user(crate = "path")]`** on the struct: the path of `login_runtime` when the
 ///   dependency is renamed.
@@ -134,7 +135,8 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// The handler keeps its name, visibility, attributes and return type; its parameters are
 /// folded into one injected extractor that checks the login first. It works above or below
 /// actix's route macros (`#[get]`, `#[post]`, `#[route]`) and on handlers registered with
-/// `.to(handler)`. A handler takes at most 16 extractors, and one login guard.
+/// `.to(handler)`. A handler takes at most 16 extractors, and one login guard. Attribute
+/// macros that read the parameter names (`#[tracing::instrument(skip(db))]`) go above it.
 ///
 /// Option: `#[login_required(crate = "path")]` when `login_runtime` is renamed.
 ///

@@ -80,7 +80,10 @@ fn run(loader: Loader, args: TokenStream, input: TokenStream) -> (TokenStream, O
             errors.fatal_error(match syn::parse2::<syn::Item>(input.clone()) {
                 Ok(_) => syn::Error::new(
                     Span::call_site(),
-                    format!("`#[{}]` turns an `async fn` into a loader; it cannot be applied to this item", loader.name()),
+                    format!(
+                        "`#[{}]` turns an `async fn` into a loader; it cannot be applied to this item",
+                        loader.name()
+                    ),
                 ),
                 Err(_) => error,
             });
@@ -98,7 +101,10 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     let name = loader.name();
     let sig = &item.sig;
     if sig.asyncness.is_none() {
-        errors.spanned(sig.fn_token, format!("`#[{name}]` must be placed on an `async fn`: write `async fn {}`", sig.ident));
+        errors.spanned(
+            sig.fn_token,
+            format!("`#[{name}]` must be placed on an `async fn`: write `async fn {}`", sig.ident),
+        );
     }
     if let Some(constness) = sig.constness {
         errors.spanned(constness, format!("a `#[{name}]` cannot be `const`"));
@@ -194,9 +200,8 @@ fn generate(model: Model) -> TokenStream {
     let common_attrs: Vec<&Attribute> = attrs.iter().filter(|attr| applies_to_all(attr)).collect();
     let fn_attrs = attrs.iter().filter(|attr| !describes_the_loader(attr) && !applies_to_all(attr));
 
-    let arg_vars: Vec<syn::Ident> = (0..extractors.len())
-        .map(|i| format_ident!("__login_arg{}", i, span = Span::mixed_site()))
-        .collect();
+    let arg_vars: Vec<syn::Ident> =
+        (0..extractors.len()).map(|i| format_ident!("__login_arg{}", i, span = Span::mixed_site())).collect();
     let args_var = syn::Ident::new("__login_args", Span::mixed_site());
     let id_var = syn::Ident::new("__login_id", Span::mixed_site());
     let ext_tys: Vec<&Type> = extractors.iter().map(|param| &*param.ty).collect();
@@ -277,7 +282,10 @@ mod tests {
         )
         .unwrap()
         .to_string();
-        assert!(out.starts_with("# [doc = r\" Loads.\"] # [allow (clippy :: all)] # [allow (non_camel_case_types)]"), "{out}");
+        assert!(
+            out.starts_with("# [doc = r\" Loads.\"] # [allow (clippy :: all)] # [allow (non_camel_case_types)]"),
+            "{out}"
+        );
         assert!(out.contains("pub (crate) struct load_user ;"), "{out}");
         assert!(out.contains("impl :: login_runtime :: __private :: UserLoader for load_user"), "{out}");
         assert!(out.contains("type Id = u64 ;"), "{out}");
@@ -297,7 +305,11 @@ mod tests {
         let out = try_expand(
             Loader::Request,
             quote!(crate = "lr"),
-            quote!(async fn by_key(req: HttpRequest) -> Result<Option<User>, E> { todo!() }),
+            quote!(
+                async fn by_key(req: HttpRequest) -> Result<Option<User>, E> {
+                    todo!()
+                }
+            ),
         )
         .unwrap()
         .to_string();
@@ -307,33 +319,98 @@ mod tests {
 
     #[test]
     fn signature_errors() {
-        let errs = errors(Loader::User, quote!(), quote!(fn load(id: u64) -> Option<U> { None }));
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                fn load(id: u64) -> Option<U> {
+                    None
+                }
+            ),
+        );
         assert_eq!(errs, ["`#[user_loader]` must be placed on an `async fn`: write `async fn load`"]);
-        let errs = errors(Loader::User, quote!(), quote!(async fn load(&self, id: u64) -> Option<U> { None }));
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(&self, id: u64) -> Option<U> {
+                    None
+                }
+            ),
+        );
         assert_eq!(errs, ["`#[user_loader]` must be placed on a free `async fn`, not a method: remove `self`"]);
-        let errs = errors(Loader::User, quote!(), quote!(async fn load<T>(id: T) -> Option<U> { None }));
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load<T>(id: T) -> Option<U> {
+                    None
+                }
+            ),
+        );
         assert_eq!(errs, ["a `#[user_loader]` cannot be generic: the login manager calls it with concrete types"]);
-        let errs = errors(Loader::User, quote!(), quote!(async fn load() -> Option<U> { None }));
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load() -> Option<U> {
+                    None
+                }
+            ),
+        );
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("a `#[user_loader]` takes the user id as its first parameter"), "{errs:?}");
-        let errs = errors(Loader::Request, quote!(), quote!(async fn load(r: HttpRequest) { }));
+        let errs = errors(
+            Loader::Request,
+            quote!(),
+            quote!(
+                async fn load(r: HttpRequest) {}
+            ),
+        );
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("a `#[request_loader]` must return the user it found: add `-> Option<User>`"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("a `#[request_loader]` must return the user it found: add `-> Option<User>`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn recoverable_mistakes_still_expand() {
-        let out = expand(Loader::User, quote!(), quote!(fn load(id: u64) -> Option<U> { None })).to_string();
+        let out = expand(
+            Loader::User,
+            quote!(),
+            quote!(
+                fn load(id: u64) -> Option<U> {
+                    None
+                }
+            ),
+        )
+        .to_string();
         assert!(out.contains("struct load ;"), "{out}");
         assert!(out.contains("async fn load (id : u64 ,) -> Option < U > { None }"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 1, "{out}");
-        let out = expand(Loader::User, quote!(), quote!(async fn load(id: u64) { })).to_string();
+        let out = expand(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(id: u64) {}
+            ),
+        )
+        .to_string();
         assert!(out.starts_with("async fn load (id : u64) { }"), "{out}");
     }
 
     #[test]
     fn option_errors() {
-        let errs = errors(Loader::User, quote!(krate = "x"), quote!(async fn load(id: u64) -> Option<U> { None }));
+        let errs = errors(
+            Loader::User,
+            quote!(krate = "x"),
+            quote!(
+                async fn load(id: u64) -> Option<U> {
+                    None
+                }
+            ),
+        );
         assert_eq!(errs, ["unknown option `krate` in `#[user_loader]`; expected `crate`"]);
     }
 
@@ -341,7 +418,13 @@ mod tests {
     fn all_errors_at_once() {
         let errs = errors(Loader::User, quote!(nope), quote!(fn load()));
         assert_eq!(errs.len(), 2, "a syntax error in the item is reported as is: {errs:?}");
-        let errs = errors(Loader::User, quote!(nope), quote!(fn load() {}));
+        let errs = errors(
+            Loader::User,
+            quote!(nope),
+            quote!(
+                fn load() {}
+            ),
+        );
         assert_eq!(errs.len(), 4, "{errs:?}");
     }
 }

@@ -29,10 +29,8 @@ mod shadowed {
     mod std {}
     mod login_runtime {}
 
-    use ::actix_web::{get, web, HttpRequest, HttpResponse};
-    use ::login_runtime::{
-        fresh_login_required, login_required, request_loader, user_loader, AuthUser,
-    };
+    use ::actix_web::{HttpRequest, HttpResponse, get, web};
+    use ::login_runtime::{AuthUser, fresh_login_required, login_required, request_loader, user_loader};
 
     #[derive(AuthUser)]
     pub struct User {
@@ -89,10 +87,7 @@ mod shadowed {
         >,
     > {
         let manager = ::login_runtime::LoginManager::new(load_user).request_loader(load_from_request);
-        ::actix_web::App::new()
-            .app_data(manager)
-            .service(index)
-            .route("/fresh", web::post().to(fresh))
+        ::actix_web::App::new().app_data(manager).service(index).route("/fresh", web::post().to(fresh))
     }
 }
 

@@ -88,10 +88,7 @@ async fn login(req: HttpRequest, id: web::Path<u64>, users: web::Data<Users>) ->
 }
 
 fn users() -> Users {
-    Users(vec![
-        User { id: 1, name: "ada".into(), active: true },
-        User { id: 2, name: "bob".into(), active: false },
-    ])
+    Users(vec![User { id: 1, name: "ada".into(), active: true }, User { id: 2, name: "bob".into(), active: false }])
 }
 
 macro_rules! app {

@@ -58,4 +58,14 @@ fn main() {
     assert_eq!(Boxed { id: 'c', hash: Some(Box::new([1])) }.session_hash(), Some(&[1u8][..]));
     let generic = Generic { id: 9u8, hash: vec![1u8] };
     assert_eq!((generic.get_id().as_deref(), generic.session_hash()), (Some("9"), Some(&[1u8][..])));
+    let borrowed = Borrowed { id: "static", hash: "h".into() };
+    assert_eq!((borrowed.get_id().as_deref(), borrowed.session_hash()), (Some("static"), Some(&b"h"[..])));
 }
+
+#[derive(AuthUser)]
+struct Borrowed<'a> {
+    id: &'a str,
+    #[auth_user(session_hash)]
+    hash: std::sync::Arc<str>,
+}
+
