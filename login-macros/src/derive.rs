@@ -242,6 +242,7 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
 
     let Marked { ident: id, ty: id_ty } = &model.id;
     // Spanned on the field's type: a type that is not `Display` is reported there.
+    let id = at_type(id, id_ty);
     let id_string = quote_spanned!(id_ty.span()=> #private::UserIdField::user_id_string(&self.#id));
     let get_id = quote! {
         fn get_id(&self) -> ::core::option::Option<::std::string::String> {
@@ -251,6 +252,7 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
 
     let is_active = model.active.as_ref().map(|Marked { ident, ty }| {
         bounds.push((ty, quote!(#private::ActiveField)));
+        let ident = at_type(ident, ty);
         let flag = quote_spanned!(ty.span()=> #private::ActiveField::active_flag(&self.#ident));
         quote! {
             fn is_active(&self) -> ::core::primitive::bool {
@@ -261,6 +263,7 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
 
     let session_hash = model.session_hash.as_ref().map(|Marked { ident, ty }| {
         bounds.push((ty, quote!(#private::SessionHashField)));
+        let ident = at_type(ident, ty);
         let bytes = quote_spanned!(ty.span()=> #private::SessionHashField::session_hash_bytes(&self.#ident));
         quote! {
             fn session_hash(&self) -> ::core::option::Option<&[::core::primitive::u8]> {
@@ -277,6 +280,13 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
             #session_hash
         }
     }
+}
+
+/// The field's name, spanned on its type: the whole generated check then points at the type.
+fn at_type(ident: &Ident, ty: &Type) -> Ident {
+    let mut ident = ident.clone();
+    ident.set_span(ty.span());
+    ident
 }
 
 fn fallback(input: &DeriveInput, krate: &TokenStream) -> TokenStream {
