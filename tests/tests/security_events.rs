@@ -13,6 +13,9 @@ use login_runtime::LoginEventKind::{self, *};
 use login_runtime::{LoginEvent, SessionProtection};
 use support::*;
 
+/// What the async hook records.
+type Late = (LoginEventKind, Option<String>);
+
 fn kinds(seen: &[Seen]) -> Vec<LoginEventKind> {
     seen.iter().map(|s| s.kind).collect()
 }
@@ -228,7 +231,7 @@ async fn a_whole_visit_fires_the_events_in_order() {
 #[actix_web::test]
 async fn async_hooks_finish_after_their_await_and_several_hooks_all_run() {
     let env = Env::new();
-    let late: Arc<Mutex<Vec<(LoginEventKind, Option<String>)>>> = Arc::default();
+    let late: Arc<Mutex<Vec<Late>>> = Arc::default();
     let peers: Arc<Mutex<Vec<Option<SocketAddr>>>> = Arc::default();
     let login = {
         let late = Arc::clone(&late);

@@ -428,8 +428,8 @@ fn octets(ip: &str) -> [u8; 4] {
 #[ignore = "runtime bug: the session-protection identifier is an unkeyed 32-bit FNV-1a: a thief forges a user agent that passes for the victim's client"]
 async fn strong_a_forged_user_agent_from_another_address_is_still_another_client() {
     let target = forge::ident(octets(HOME_IP), FIREFOX.as_bytes());
-    let forged = forge::agent_for(octets(AWAY_IP), "Mozilla/5.0 ", target)
-        .expect("the forgery search ran out of attempts");
+    let forged =
+        forge::agent_for(octets(AWAY_IP), "Mozilla/5.0 ", target).expect("the forgery search ran out of attempts");
     assert_ne!(forged, FIREFOX);
 
     let env = Env::new();

@@ -25,9 +25,9 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
-    AuthUser, Authenticated, CurrentUser, FlashMessages, LoginEvent, LoginEventKind, LoginManager,
-    LoginOptions, ManualClock, RememberMe, confirm_login, fresh_login_required, login_fresh,
-    login_required, login_user_with, logout_user, request_loader, user_loader,
+    AuthUser, Authenticated, CurrentUser, FlashMessages, LoginEvent, LoginEventKind, LoginManager, LoginOptions,
+    ManualClock, RememberMe, confirm_login, fresh_login_required, login_fresh, login_required, login_user_with,
+    logout_user, request_loader, user_loader,
 };
 use serde::Deserialize;
 
@@ -315,17 +315,17 @@ mod handlers {
     fn text(body: impl Into<String>) -> HttpResponse {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body.into())
     }
-    
+
     fn render_flashes(flashes: &FlashMessages) -> String {
         flashes.iter().map(|f| format!("[{}] {}\n", f.category, f.message)).collect()
     }
-    
+
     /// Never asks for the user.
     #[get("/public")]
     async fn public() -> HttpResponse {
         text("public")
     }
-    
+
     #[get("/whoami")]
     async fn whoami(user: CurrentUser<User>) -> HttpResponse {
         text(match user.authenticated() {
@@ -333,7 +333,7 @@ mod handlers {
             None => "anonymous".to_owned(),
         })
     }
-    
+
     /// `user:<id> fresh:<bool>` or `anonymous fresh:<bool>`.
     #[get("/state")]
     async fn state(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
@@ -343,25 +343,25 @@ mod handlers {
         };
         text(format!("{who} fresh:{}", login_fresh(&req)))
     }
-    
+
     #[get("/secret")]
     #[login_required]
     async fn secret(user: Authenticated<User>) -> HttpResponse {
         text(format!("secret of {}", user.id))
     }
-    
+
     #[get("/fresh")]
     #[fresh_login_required]
     async fn fresh(user: Authenticated<User>) -> HttpResponse {
         text(format!("fresh area of {}", user.id))
     }
-    
+
     #[get("/fresh-60")]
     #[fresh_login_required(max_age = 60)]
     async fn fresh_60(user: Authenticated<User>) -> HttpResponse {
         text(format!("fresh-60 area of {}", user.id))
     }
-    
+
     #[derive(Deserialize)]
     pub(super) struct LoginQuery {
         pub user: String,
@@ -372,11 +372,11 @@ mod handlers {
         #[serde(default = "yes")]
         pub fresh: bool,
     }
-    
+
     fn yes() -> bool {
         true
     }
-    
+
     /// Logs `?user=` in (the password check is not what these tests are about), with
     /// `remember`, `duration` (seconds) and `fresh` from the query.
     #[post("/login")]
@@ -391,13 +391,13 @@ mod handlers {
         login_user_with(&req, &user, options)?;
         Ok(text("logged in"))
     }
-    
+
     #[post("/logout")]
     async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
         logout_user(&req)?;
         Ok(text("logged out"))
     }
-    
+
     /// Re-authentication (the password check is elided): `confirm_login`.
     #[post("/confirm")]
     #[login_required]
@@ -405,24 +405,24 @@ mod handlers {
         confirm_login(&req)?;
         Ok(text(format!("confirmed {}", user.id)))
     }
-    
+
     /// Session data that is not the login's.
     #[post("/cart/{item}")]
     async fn put_cart(session: Session, item: web::Path<String>) -> actix_web::Result<HttpResponse> {
         session.insert("cart", item.into_inner())?;
         Ok(text("ok"))
     }
-    
+
     #[get("/cart")]
     async fn get_cart(session: Session) -> actix_web::Result<HttpResponse> {
         Ok(text(session.get::<String>("cart")?.unwrap_or_else(|| "empty".into())))
     }
-    
+
     #[get("/login")]
     async fn login_page(flashes: FlashMessages) -> HttpResponse {
         text(format!("login page\n{}", render_flashes(&flashes)))
     }
-    
+
     #[get("/reauth")]
     async fn reauth_page(flashes: FlashMessages) -> HttpResponse {
         text(format!("reauth page\n{}", render_flashes(&flashes)))
@@ -473,11 +473,7 @@ impl Reply {
 
     /// The raw `Set-Cookie` headers.
     pub fn set_cookie_headers(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect()
+        self.headers.get_all(header::SET_COOKIE).filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
     }
 
     /// The `Set-Cookie` headers for the cookie `name`, parsed.
