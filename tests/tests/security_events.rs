@@ -269,3 +269,28 @@ async fn async_hooks_finish_after_their_await_and_several_hooks_all_run() {
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].map(|p| p.ip().to_string()).as_deref(), Some(AWAY_IP));
 }
+
+#[actix_web::test]
+#[ignore = "runtime gap: the LoggedIn event carries an internal stand-in, not the user given to login_user (Flask's user_logged_in passes the user)"]
+async fn logged_in_event_carries_the_typed_user() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    let seen = only(&env, LoggedIn);
+    assert_eq!(seen.user_id.as_deref(), Some(ADA));
+    assert_eq!(seen.typed_user.as_deref(), Some("name of ada"), "e.user::<User>() on LoggedIn");
+}
+
+#[actix_web::test]
+#[ignore = "runtime gap: the LoggedOut event carries the user only if something loaded it earlier in the request (Flask's logout_user loads it)"]
+async fn logged_out_event_carries_the_typed_user() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    c.post(&app, "/logout").await; // the handler never asks for the user
+    let seen = only(&env, LoggedOut);
+    assert_eq!(seen.user_id.as_deref(), Some(ADA));
+    assert_eq!(seen.typed_user.as_deref(), Some("name of ada"), "e.user::<User>() on LoggedOut");
+}
