@@ -294,3 +294,15 @@ async fn logged_out_event_carries_the_typed_user() {
     assert_eq!(seen.user_id.as_deref(), Some(ADA));
     assert_eq!(seen.typed_user.as_deref(), Some("name of ada"), "e.user::<User>() on LoggedOut");
 }
+
+#[actix_web::test]
+async fn logged_out_after_loading_the_user_carries_the_typed_user() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    c.post(&app, "/logout-loaded").await;
+    let seen = only(&env, LoggedOut);
+    assert_eq!(seen.user_id.as_deref(), Some(ADA));
+    assert_eq!(seen.typed_user.as_deref(), Some("name of ada"));
+}

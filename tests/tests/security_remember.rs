@@ -772,3 +772,24 @@ async fn a_restore_needing_refresh_still_sets_the_new_session() {
     assert_eq!(c.state(&app).await, "user:ada fresh:false");
     assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 1);
 }
+
+#[actix_web::test]
+async fn with_refresh_each_request_a_restore_sets_one_cookie_and_logout_still_clears() {
+    let env = Env::new();
+    let login = env.bare_manager().remember_me(remember().refresh_each_request(true));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    env.advance(10);
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    // `set_cookie` asserts there is only one.
+    assert!(reply.sets(REMEMBER), "{:?}", reply.set_cookie_headers());
+    // Loaded (and refreshed) first, then logged out: the clearing wins.
+    let reply = c.post(&app, "/logout-loaded").await;
+    assert_eq!(reply.body, "logged out ada");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert!(!c.has_cookie(REMEMBER));
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}

@@ -301,6 +301,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(fresh_60)
         .service(login)
         .service(logout)
+        .service(logout_loaded)
         .service(confirm)
         .service(put_cart)
         .service(get_cart)
@@ -390,6 +391,14 @@ mod handlers {
         }
         login_user_with(&req, &user, options)?;
         Ok(text("logged in"))
+    }
+
+    /// Logs out after the user was loaded (and, with `refresh_each_request`, the remember
+    /// cookie re-issued) in the same request.
+    #[post("/logout-loaded")]
+    async fn logout_loaded(req: HttpRequest, user: CurrentUser<User>) -> actix_web::Result<HttpResponse> {
+        logout_user(&req)?;
+        Ok(text(format!("logged out {}", user.get_id().unwrap_or_default())))
     }
 
     #[post("/logout")]
