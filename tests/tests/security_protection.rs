@@ -444,3 +444,30 @@ async fn strong_a_forged_user_agent_from_another_address_is_still_another_client
     assert_eq!(reply.body, "anonymous fresh:false", "the thief at {AWAY_IP} with {forged:?} kept the login");
     assert_eq!(protected(&env).len(), 1);
 }
+
+#[actix_web::test]
+async fn trust_forwarded_for_reads_the_forwarded_header_too() {
+    let env = Env::new();
+    let login = env.manager().trust_forwarded_for(true);
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.set_header("forwarded", "for=192.0.2.1");
+    c.login(&app, ADA).await;
+    c.set_ip(AWAY_IP);
+    assert_eq!(c.state(&app).await, "user:ada fresh:true");
+    c.set_header("forwarded", "for=192.0.2.2");
+    assert_eq!(c.state(&app).await, "user:ada fresh:false");
+}
+
+#[actix_web::test]
+async fn ipv6_clients_are_told_apart() {
+    let env = Env::new();
+    let login = env.manager().session_protection(SessionProtection::Strong);
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.set_ip("2001:db8::1");
+    c.login(&app, ADA).await;
+    assert_eq!(c.whoami(&app).await, "user:ada");
+    c.set_ip("2001:db8::2");
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}

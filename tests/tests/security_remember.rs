@@ -793,3 +793,53 @@ async fn with_refresh_each_request_a_restore_sets_one_cookie_and_logout_still_cl
     assert!(!c.has_cookie(REMEMBER));
     assert_eq!(c.whoami(&app).await, "anonymous");
 }
+
+/// base64url without padding, decoded (enough for a test).
+fn b64url_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => panic!("not base64url: {c}"),
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in s.as_bytes() {
+        acc = (acc << 6) | value(c);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[actix_web::test]
+async fn neither_cookie_holds_the_session_hash_itself() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    let stamp = env.db.get(ADA).unwrap().stamp;
+    assert_eq!(stamp, "pw-ada#0");
+
+    // The remember cookie: payload and MAC.
+    let value = c.cookie(REMEMBER).unwrap();
+    let (payload, _tag) = value.split_once('.').expect("payload.mac");
+    let payload = String::from_utf8(b64url_decode(payload)).unwrap();
+    assert!(payload.contains(ADA), "the id is in the (authenticated) payload: {payload}");
+    assert!(!payload.contains(&stamp) && !payload.contains("pw-ada"), "{payload}");
+
+    // The session cookie, decrypted with the app's key.
+    let mut jar = actix_web::cookie::CookieJar::new();
+    jar.add_original(actix_web::cookie::Cookie::new(SESSION, c.cookie(SESSION).unwrap()));
+    let session = jar.private(&session_key()).get(SESSION).expect("decrypts with the app's key");
+    let state = session.value().to_owned();
+    assert!(state.contains(ADA), "the login is in the session: {state}");
+    assert!(!state.contains("pw-ada"), "{state}");
+}
