@@ -167,6 +167,7 @@ struct Opts {
     max_requests: u64,
     cg_requests: u64,
     cg_runs: usize,
+    cg_keep: Option<PathBuf>,
     only: Option<Vec<String>>,
 }
 
@@ -187,6 +188,7 @@ fn parse_opts(args: &[String]) -> Opts {
                 "--only",
                 "--cg-requests",
                 "--cg-runs",
+                "--cg-keep",
                 "--bench",
                 "--warmup",
             ]
@@ -194,7 +196,7 @@ fn parse_opts(args: &[String]) -> Opts {
         {
             crate::die(&format!(
                 "unknown option {a}\nusage: login-bench [--smoke] [--callgrind] [--reps N] [--secs S] \
-                 [--warmup S] [--conns C] [--cg-requests N] [--cg-runs N] [--only 1,2,8b]"
+                 [--warmup S] [--conns C] [--cg-requests N] [--cg-runs N] [--cg-keep DIR] [--only 1,2,8b]"
             ));
         }
     }
@@ -208,6 +210,7 @@ fn parse_opts(args: &[String]) -> Opts {
         max_requests: 5_000_000,
         cg_requests: num("--cg-requests").map(|v| v as u64).unwrap_or(if smoke { 300 } else { 3000 }),
         cg_runs: num("--cg-runs").map(|v| v as usize).unwrap_or(if smoke { 1 } else { 3 }),
+        cg_keep: crate::flag_value(args, "--cg-keep").map(PathBuf::from),
         only: crate::flag_value(args, "--only").map(|s| s.split(',').map(str::to_owned).collect()),
     }
 }
@@ -721,7 +724,9 @@ fn callgrind_mode(
     if which("valgrind").is_none() || which("callgrind_control").is_none() {
         crate::die("--callgrind needs valgrind and callgrind_control (apt-get install valgrind)");
     }
-    let dir = std::env::temp_dir().join(format!("login-bench-cg-{}", std::process::id()));
+    let keep = opts.cg_keep.clone();
+    let dir =
+        keep.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("login-bench-cg-{}", std::process::id())));
     std::fs::create_dir_all(&dir).unwrap();
     println!();
     println!(
@@ -787,7 +792,15 @@ fn callgrind_mode(
     println!(
         "Ir counts user-space instructions of all server threads (kernel time is not counted); × baseline as in the main table."
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    match keep {
+        Some(d) => println!(
+            "callgrind dumps kept in {} (cg.<row>.<run>.out.<n>; e.g. callgrind_annotate --inclusive=yes <file>)",
+            d.display()
+        ),
+        None => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 /// One server process under callgrind: warm up, zero, drive, dump. Returns Ir/request.
