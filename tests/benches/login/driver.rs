@@ -203,13 +203,13 @@ fn parse_opts(args: &[String]) -> Opts {
     Opts {
         smoke,
         callgrind,
-        reps: num("--reps").map(|v| v as usize).unwrap_or(if smoke { 3 } else { 7 }),
+        reps: num("--reps").map(|v| v as usize).unwrap_or(if smoke { 3 } else { 7 }).max(1),
         secs: num("--secs").unwrap_or(if smoke { 0.4 } else { 2.0 }),
         warmup_secs: num("--warmup").unwrap_or(if smoke { 0.2 } else { 1.0 }),
-        conns: num("--conns").map(|v| v as usize).unwrap_or(16),
+        conns: num("--conns").map(|v| v as usize).unwrap_or(16).max(1),
         max_requests: 5_000_000,
         cg_requests: num("--cg-requests").map(|v| v as u64).unwrap_or(if smoke { 300 } else { 3000 }),
-        cg_runs: num("--cg-runs").map(|v| v as usize).unwrap_or(if smoke { 1 } else { 3 }),
+        cg_runs: num("--cg-runs").map(|v| v as usize).unwrap_or(if smoke { 1 } else { 3 }).max(1),
         cg_keep: crate::flag_value(args, "--cg-keep").map(PathBuf::from),
         only: crate::flag_value(args, "--only").map(|s| s.split(',').map(str::to_owned).collect()),
     }
@@ -231,10 +231,21 @@ impl Proc {
     }
 }
 
+impl Proc {
+    fn new(child: Child, name: &str) -> Proc {
+        crate::CHILDREN.lock().unwrap().push(child.id());
+        Proc { child, name: name.to_owned() }
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let pid = self.child.id();
+        if let Ok(mut v) = crate::CHILDREN.lock() {
+            v.retain(|&p| p != pid);
+        }
         let _ = &self.name;
     }
 }
@@ -261,7 +272,7 @@ fn start_server(kind: &str, redis_url: Option<&str>, wrapper: &[String], timeout
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().map_err(|e| format!("spawn {kind}: {e}"))?;
     let stdout = child.stdout.take().unwrap();
-    let proc_ = Proc { child, name: kind.to_owned() };
+    let proc_ = Proc::new(child, kind);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
@@ -333,7 +344,7 @@ fn start_redis() -> Result<Redis, String> {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("spawn redis-server: {e}"))?;
-        let mut p = Proc { child, name: "redis-server".into() };
+        let mut p = Proc::new(child, "redis-server");
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = p.child.try_wait() {

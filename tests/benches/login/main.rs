@@ -38,7 +38,15 @@ pub(crate) fn flag_value(args: &[String], name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
+/// Pids of the child processes the driver started and has not reaped yet
+/// (servers exit by themselves when the driver goes; redis-server does not).
+pub(crate) static CHILDREN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
 pub(crate) fn die(msg: &str) -> ! {
     eprintln!("login-bench: {msg}");
+    let pids = CHILDREN.lock().map(|v| v.clone()).unwrap_or_default();
+    for pid in pids {
+        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    }
     std::process::exit(2)
 }
