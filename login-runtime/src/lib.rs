@@ -166,7 +166,9 @@ pub use events::{LoginEvent, LoginEventKind};
 pub use extract::{Authenticated, CurrentUser};
 pub use flash::{FlashMessage, FlashMessages, flash};
 pub use loader::{RequestLoader, UserLoader};
-pub use login::{LoginOptions, confirm_login, login_fresh, login_user, login_user_with, logout_user, next_url};
+pub use login::{
+    LoginOptions, confirm_login, login_fresh, login_remembered, login_user, login_user_with, logout_user, next_url,
+};
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
 pub use remember::RememberMe;

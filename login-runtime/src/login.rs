@@ -12,9 +12,14 @@ use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::manager::LoginManager;
 use crate::remember::Token;
-use crate::state::{CookieOp, LoginRecord, SessionHashed, Slot, Source, current_record, remember_cookie, with_state};
+use std::rc::Rc;
+
+use crate::state::{
+    CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, with_state,
+};
 use crate::url::is_safe_next;
 use crate::user::AuthUser;
+use crate::user::SharedUser;
 
 pub(crate) const NEXT_KEY: &str = "_next";
 
@@ -73,13 +78,14 @@ impl LoginOptions {
 ///
 /// The session id is renewed (a new session token on every login defeats session fixation);
 /// the rest of the session is kept. An inactive user is refused with [`LoginError::Inactive`]
-/// and nothing is written.
+/// and nothing is written. For the rest of this request the current user is `user` (a clone of
+/// it): extractors that run after this do not call the loader.
 ///
 /// ```
 /// use actix_web::{HttpRequest, HttpResponse, web};
 /// use login_runtime::{AuthUser, login_user};
 ///
-/// #[derive(AuthUser)]
+/// #[derive(Clone, AuthUser)]
 /// struct User { id: u64 }
 ///
 /// async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
@@ -88,12 +94,16 @@ impl LoginOptions {
 ///     Ok(HttpResponse::Ok().body("welcome"))
 /// }
 /// ```
-pub fn login_user<U: AuthUser>(req: &HttpRequest, user: &U) -> Result<(), LoginError> {
+pub fn login_user<U: AuthUser + Clone>(req: &HttpRequest, user: &U) -> Result<(), LoginError> {
     login_user_with(req, user, LoginOptions::default())
 }
 
 /// Logs `user` in with options (Flask's `login_user(user, force=..., fresh=...)`).
-pub fn login_user_with<U: AuthUser>(req: &HttpRequest, user: &U, options: LoginOptions) -> Result<(), LoginError> {
+pub fn login_user_with<U: AuthUser + Clone>(
+    req: &HttpRequest,
+    user: &U,
+    options: LoginOptions,
+) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
     if !options.force && !user.is_active() {
         return Err(LoginError::Inactive);
@@ -106,6 +116,7 @@ pub fn login_user_with<U: AuthUser>(req: &HttpRequest, user: &U, options: LoginO
             let token = Token {
                 user_id: user_id.clone(),
                 expires: manager.now().saturating_add(lifetime.as_secs()),
+                lifetime: lifetime.as_secs(),
                 hash_mac: remember.hash_mac(user.session_hash()),
             };
             Some(CookieOp::Set { value: remember.encode(&token), lifetime })
@@ -121,39 +132,28 @@ pub fn login_user_with<U: AuthUser>(req: &HttpRequest, user: &U, options: LoginO
     let session = req.get_session();
     session.renew();
     record.write(&session)?;
+    // From here on this request's current user is this one, as in Flask-Login: no loader call.
+    let shared: SharedUser = Rc::new(user.clone());
     with_state(req, |state| {
-        // The next extractor loads the new user through the loader.
-        state.slot = Slot::Unresolved;
+        state.slot = Slot::Ready(Some(Rc::clone(&shared)));
         state.record = Some(record);
         state.source = Some(Source::Session);
         state.wrote_login = true;
         state.cookie = cookie;
     });
     tracing::info!(user_id, "user logged in");
-    let shared: crate::user::SharedUser = std::rc::Rc::new(LoggedInUser { id: user_id, active: user.is_active() });
     emit(&settings.hooks, req, LoginEventKind::LoggedIn, Some(&shared), None);
     Ok(())
-}
-
-/// What a `LoggedIn` event carries: `login_user` borrows the user, so the event gets its id
-/// and state (the loader's user comes with every later event).
-struct LoggedInUser {
-    id: String,
-    active: bool,
-}
-
-impl AuthUser for LoggedInUser {
-    fn get_id(&self) -> Option<String> {
-        Some(self.id.clone())
-    }
-    fn is_active(&self) -> bool {
-        self.active
-    }
 }
 
 /// Logs the current user out: removes the login from the session and renews its id. Other
 /// session data (a flash message written right after, a cart) is kept. Safe to call when
 /// nobody is logged in.
+///
+/// The [`LoggedOut`](crate::LoginEventKind::LoggedOut) event always carries the user's id, and
+/// the user when this request loaded it: take a [`CurrentUser`](crate::CurrentUser) in the
+/// logout handler for hooks that need the whole user (this function does not wait for a
+/// loader).
 pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
     let session = req.get_session();
@@ -188,6 +188,8 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
         return Ok(());
     };
     record.fresh_at = Some(manager.now());
+    // The user proved who they are from this client: it is the one to protect from now on.
+    record.ident = client_ident(req, manager);
     let session = req.get_session();
     session.renew();
     record.write(&session)?;
@@ -209,6 +211,17 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
 /// [`confirm_login`]) in this session, not restored from elsewhere.
 pub fn login_fresh(req: &HttpRequest) -> bool {
     current_record(req).ok().flatten().is_some_and(|r| r.fresh_at.is_some())
+}
+
+/// Whether the request carries a valid remember-me cookie for the user logged in now
+/// (Flask's `login_remembered`).
+pub fn login_remembered(req: &HttpRequest) -> bool {
+    let Ok(manager) = LoginManager::from_request(req) else { return false };
+    let (Some(remember), Some(cookie)) = (&manager.settings().remember, remember_cookie(req, manager)) else {
+        return false;
+    };
+    let Some(token) = remember.decode(cookie.value(), manager.now()) else { return false };
+    current_record(req).ok().flatten().is_some_and(|r| r.user_id == token.user_id)
 }
 
 /// The page to return to after logging in: the `next` query parameter (or the one kept in the

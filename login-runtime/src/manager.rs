@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     pub(crate) absolute_timeout: Option<u64>,
     pub(crate) activity_interval: Option<u64>,
     pub(crate) hooks: Vec<Hook>,
+    /// SipHash keys for the session-protection identifier, from the secret key.
+    pub(crate) ident_key: Option<(u64, u64)>,
 }
 
 /// How hard the login manager guards a session against being used from another client
@@ -164,6 +166,7 @@ impl LoginManager {
             absolute_timeout: None,
             activity_interval: None,
             hooks: Vec::new(),
+            ident_key: None,
         };
         Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
@@ -303,6 +306,26 @@ impl LoginManager {
         self
     }
 
+    /// A secret of at least 32 bytes, the same on every server of the application (load it
+    /// from your secrets store; not the session key). It keys the digest that session
+    /// protection keeps of each client, which makes that check cheap; without it the digest is
+    /// a SHA-256.
+    ///
+    /// # Panics
+    /// If the key is shorter than 32 bytes: a start-up mistake, not a request-time failure.
+    pub fn secret_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        use hmac::{Hmac, Mac};
+        let key = key.as_ref();
+        assert!(key.len() >= 32, "the secret key needs at least 32 bytes, got {}", key.len());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(b"login-runtime client identifier");
+        let derived = mac.finalize().into_bytes();
+        let k0 = u64::from_le_bytes(derived[..8].try_into().expect("32 bytes"));
+        let k1 = u64::from_le_bytes(derived[8..16].try_into().expect("32 bytes"));
+        self.settings_mut().ident_key = Some((k0, k1));
+        self
+    }
+
     /// Session protection mode (default [`SessionProtection::Basic`]).
     pub fn session_protection(mut self, mode: SessionProtection) -> Self {
         self.settings_mut().protection = mode;
@@ -342,8 +365,9 @@ impl LoginManager {
     }
 
     /// How often the time of the last request is written for the idle timeout (default: a
-    /// tenth of the idle timeout, at most a minute). The idle timeout is enforced to within
-    /// this interval.
+    /// tenth of the idle timeout, at most a minute; never more than half the idle timeout). The
+    /// idle timeout is enforced to within this interval: a user idle for a little less than the
+    /// timeout may already be logged out.
     pub fn activity_write_interval(mut self, interval: Duration) -> Self {
         self.settings_mut().activity_interval = Some(interval.as_secs());
         self
@@ -396,6 +420,7 @@ impl LoginManager {
     /// The interval at which the last request's time is written, when an idle timeout is set.
     pub(crate) fn activity_interval(&self) -> Option<u64> {
         let s = &self.shared.settings;
-        s.idle_timeout.map(|idle| s.activity_interval.unwrap_or((idle / 10).clamp(1, 60)))
+        // At most half the idle timeout, or users active all along would time out.
+        s.idle_timeout.map(|idle| s.activity_interval.unwrap_or((idle / 10).clamp(1, 60)).min(idle / 2))
     }
 }

@@ -66,6 +66,8 @@ impl std::fmt::Debug for RememberMe {
 pub(crate) struct Token {
     pub(crate) user_id: String,
     pub(crate) expires: u64,
+    /// The lifetime this login chose, in seconds, kept for refreshes.
+    pub(crate) lifetime: u64,
     /// MAC of the user's session hash at login; empty when the user had none.
     pub(crate) hash_mac: String,
 }
@@ -156,7 +158,7 @@ impl RememberMe {
     }
 
     pub(crate) fn encode(&self, token: &Token) -> String {
-        let payload = format!("{VERSION}|{}|{}|{}", token.expires, token.hash_mac, token.user_id);
+        let payload = format!("{VERSION}|{}|{}|{}|{}", token.expires, token.lifetime, token.hash_mac, token.user_id);
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         format!("{}.{}", B64.encode(payload), B64.encode(mac.finalize().into_bytes()))
@@ -171,14 +173,15 @@ impl RememberMe {
         mac.update(&payload);
         mac.verify_slice(&tag).ok()?; // constant-time
         let payload = String::from_utf8(payload).ok()?;
-        let mut parts = payload.splitn(4, '|');
+        let mut parts = payload.splitn(5, '|');
         if parts.next()? != VERSION {
             return None;
         }
         let expires: u64 = parts.next()?.parse().ok()?;
+        let lifetime: u64 = parts.next()?.parse().ok()?;
         let hash_mac = parts.next()?.to_owned();
         let user_id = parts.next()?.to_owned();
-        (now < expires).then_some(Token { user_id, expires, hash_mac })
+        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac })
     }
 
     /// Whether a token still matches the user's session hash (constant-time).
@@ -227,7 +230,8 @@ mod tests {
     fn round_trip_with_non_ascii_and_separator_ids() {
         let r = remember();
         for id in ["7", "zoë|ünïcödé", "a.b|c"] {
-            let token = Token { user_id: id.into(), expires: 2_000, hash_mac: r.hash_mac(Some(b"pw")) };
+            let token =
+                Token { user_id: id.into(), expires: 2_000, lifetime: 1_000, hash_mac: r.hash_mac(Some(b"pw")) };
             let value = r.encode(&token);
             assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");
             assert_eq!(r.decode(&value, 1_999), Some(token.clone()));
@@ -240,7 +244,7 @@ mod tests {
     #[test]
     fn expiry_is_enforced_by_the_server() {
         let r = remember();
-        let value = r.encode(&Token { user_id: "1".into(), expires: 100, hash_mac: String::new() });
+        let value = r.encode(&Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new() });
         assert!(r.decode(&value, 99).is_some());
         assert!(r.decode(&value, 100).is_none());
     }
@@ -248,9 +252,9 @@ mod tests {
     #[test]
     fn tampering_and_other_keys_are_detected() {
         let r = remember();
-        let value = r.encode(&Token { user_id: "1".into(), expires: 100, hash_mac: String::new() });
+        let value = r.encode(&Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new() });
         let (payload, tag) = value.split_once('.').unwrap();
-        let forged_payload = B64.encode("1|100||2");
+        let forged_payload = B64.encode("1|100|100||2");
         assert!(r.decode(&format!("{forged_payload}.{tag}"), 0).is_none());
         assert!(r.decode(&format!("{payload}.{}", B64.encode([0u8; 32])), 0).is_none());
         assert!(RememberMe::new([1u8; 32]).decode(&value, 0).is_none());
@@ -262,7 +266,8 @@ mod tests {
     #[test]
     fn hash_is_never_in_the_cookie() {
         let r = remember();
-        let token = Token { user_id: "1".into(), expires: 100, hash_mac: r.hash_mac(Some(b"$argon2id$secret")) };
+        let token =
+            Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: r.hash_mac(Some(b"$argon2id$secret")) };
         let payload = B64.decode(r.encode(&token).split_once('.').unwrap().0).unwrap();
         assert!(!String::from_utf8(payload).unwrap().contains("argon2"));
     }

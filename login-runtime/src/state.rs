@@ -43,7 +43,7 @@ pub(crate) struct LoginRecord {
     /// A digest of the user's session hash at login (never the hash itself).
     pub(crate) hash: Option<String>,
     /// Digest of the client's address and user agent, for session protection.
-    pub(crate) ident: Option<u32>,
+    pub(crate) ident: Option<u64>,
 }
 
 impl LoginRecord {
@@ -101,7 +101,7 @@ impl LoginRecord {
         out.push_str(self.hash.as_deref().unwrap_or_default());
         out.push(':');
         if let Some(ident) = self.ident {
-            push_base36(&mut out, u64::from(ident));
+            push_base36(&mut out, ident);
         }
         out.push(':');
         out.push_str(&self.user_id);
@@ -131,7 +131,7 @@ impl LoginRecord {
             login_at,
             seen_at: offset(seen_at)?,
             hash: (!hash.is_empty()).then(|| hash.to_owned()),
-            ident: if ident.is_empty() { None } else { Some(u32::try_from(parse_base36(ident)?).ok()?) },
+            ident: if ident.is_empty() { None } else { Some(parse_base36(ident)?) },
         })
     }
 }
@@ -187,36 +187,52 @@ fn hash_matches(record: &LoginRecord, user: &SharedUser) -> bool {
     }
 }
 
-/// The session-protection digest of the client: its address and user agent, hashed with
-/// FNV-1a. It is computed on every request of a logged-in user, so it is cheap; it only
-/// needs to tell clients apart, and it is stored where the client cannot read it.
-pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<u32> {
-    fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h
-    }
+/// The session-protection digest of the client's address and user agent, 64 bits: SipHash-2-4
+/// keyed with the manager's [secret key](LoginManager::secret_key), or SHA-256 without one.
+/// Either way a thief who knows the victim's address and user agent cannot craft a user agent
+/// that passes for the victim's client from elsewhere.
+pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<u64> {
     let settings = manager.settings();
     if settings.protection == SessionProtection::Off {
         return None;
     }
-    let mut h = fnv(0xcbf2_9ce4_8422_2325, b"login-runtime client\0");
-    if settings.trust_forwarded_for {
-        h = fnv(h, req.connection_info().realip_remote_addr().unwrap_or_default().as_bytes());
-    } else if let Some(addr) = req.peer_addr() {
-        h = match addr.ip() {
-            std::net::IpAddr::V4(ip) => fnv(h, &ip.octets()),
-            std::net::IpAddr::V6(ip) => fnv(h, &ip.octets()),
-        };
-    }
-    h = fnv(h, b"|");
-    if let Some(agent) = req.headers().get(actix_web::http::header::USER_AGENT) {
-        h = fnv(h, agent.as_bytes());
-    }
-    // 32 bits tell clients apart; a thief cannot test guesses, since in strong mode the first
-    // mismatch ends the login.
-    Some((h ^ (h >> 32)) as u32)
+    let forwarded;
+    let mut octets = [0u8; 16];
+    let addr: &[u8] = if settings.trust_forwarded_for {
+        forwarded = req.connection_info().realip_remote_addr().unwrap_or_default().to_owned();
+        forwarded.as_bytes()
+    } else {
+        match req.peer_addr().map(|a| a.ip()) {
+            Some(std::net::IpAddr::V4(ip)) => {
+                octets[..4].copy_from_slice(&ip.octets());
+                &octets[..4]
+            }
+            Some(std::net::IpAddr::V6(ip)) => {
+                octets = ip.octets();
+                &octets
+            }
+            None => b"",
+        }
+    };
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).map_or(&b""[..], |v| v.as_bytes());
+    Some(match settings.ident_key {
+        Some((k0, k1)) => {
+            use std::hash::Hasher;
+            let mut h = siphasher::sip::SipHasher24::new_with_keys(k0, k1);
+            h.write(addr);
+            h.write_u8(b'|');
+            h.write(agent);
+            h.finish()
+        }
+        None => {
+            let mut h = Sha256::new();
+            h.update(b"login-runtime client\0");
+            h.update(addr);
+            h.update(b"|");
+            h.update(agent);
+            u64::from_be_bytes(h.finalize()[..8].try_into().expect("SHA-256 has 32 bytes"))
+        }
+    })
 }
 
 /// Where this request's user came from.
@@ -440,14 +456,22 @@ impl Future for UserFuture {
                     Poll::Ready(result) => result,
                 };
                 let result = match result.and_then(|user| accept(req, source, user)) {
-                    // A remember cookie that did not work does not stop the request loader
-                    // (Flask-Login #901).
-                    Ok(None) if matches!(source, Source::Remember(_)) => {
+                    // A session login or a remember cookie that did not work does not stop the
+                    // next source: the remember cookie, then the request loader (Flask-Login
+                    // #901).
+                    Ok(None) if *source != Source::Request => {
                         let manager = LoginManager::from_request(req)?;
-                        if let Start::Load { load: next, source: next_source, .. } = request_loader(req, manager)? {
+                        let next = match source {
+                            Source::Session => next_source(req, manager, true)?,
+                            _ => request_loader(req, manager)?,
+                        };
+                        if let Start::Load { load: next, source: next_source, record } = next {
                             *load = next;
                             *source = next_source.clone();
-                            with_state(req, |state| state.source = Some(next_source));
+                            with_state(req, |state| {
+                                state.source = Some(next_source);
+                                state.record = record;
+                            });
                             continue;
                         }
                         Ok(None)
@@ -568,10 +592,12 @@ fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &Sha
     if user.get_id().as_deref() != Some(token.user_id.as_str()) || !remember.hash_matches(&token, user.session_hash()) {
         return;
     }
-    let value = remember.encode(&Token { expires: now.saturating_add(remember.duration.as_secs()), ..token });
+    // The login's own lifetime: "remember me for an hour" stays an hour.
+    let lifetime = token.lifetime;
+    let value = remember.encode(&Token { expires: now.saturating_add(lifetime), ..token });
     with_state(req, |state| {
         if state.cookie.is_none() {
-            state.cookie = Some(CookieOp::Set { value, lifetime: remember.duration });
+            state.cookie = Some(CookieOp::Set { value, lifetime: std::time::Duration::from_secs(lifetime) });
         }
     });
 }
@@ -594,7 +620,7 @@ mod tests {
                 login_at: 1_764_000_000,
                 seen_at: Some(1_764_000_200),
                 hash: Some("abc-_".into()),
-                ident: Some(u32::MAX),
+                ident: Some(u64::MAX),
             },
             LoginRecord {
                 user_id: "zoë:ünï:\"x\"".into(),
@@ -629,7 +655,7 @@ mod tests {
             "1:a:::::",
             "1:a:::::"[..5].into(),
             "1:zzzzzzzzzzzzzz:::::1",
-            "1:a::::zzzzzzz:1",
+            "1:a::::zzzzzzzzzzzzzz:1",
         ] {
             assert_eq!(LoginRecord::decode(text), None, "{text}");
         }

@@ -20,6 +20,16 @@ use tracing::{Event, Metadata, Subscriber};
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<String>>>);
 
+thread_local! {
+    /// The capture of the test running on this thread, if it asked for one.
+    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The one global subscriber: it sends each event to the capture of its thread. (Per-thread
+/// `set_default` subscribers race on tracing's callsite interest cache when tests run in
+/// parallel: an event could be skipped as "nobody listens".)
+struct ToThreadCapture;
+
 impl Logs {
     fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
@@ -39,7 +49,7 @@ impl Visit for Line {
     }
 }
 
-impl Subscriber for Logs {
+impl Subscriber for ToThreadCapture {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
@@ -51,17 +61,32 @@ impl Subscriber for Logs {
     fn event(&self, event: &Event<'_>) {
         let mut line = Line(event.metadata().level().to_string());
         event.record(&mut line);
-        self.0.lock().unwrap().push(line.0);
+        CAPTURE.with(|c| {
+            if let Some(logs) = &*c.borrow() {
+                logs.0.lock().unwrap().push(line.0);
+            }
+        });
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
 
 /// Captures the logs of this thread (where `actix_web::test` runs the app) until dropped.
-fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+fn capture_logs() -> (Logs, CaptureGuard) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| tracing::subscriber::set_global_default(ToThreadCapture).expect("no other global subscriber"));
     let logs = Logs::default();
-    let guard = tracing::subscriber::set_default(logs.clone());
-    (logs, guard)
+    CAPTURE.with(|c| *c.borrow_mut() = Some(logs.clone()));
+    (logs, CaptureGuard)
+}
+
+/// Ends this thread's capture when dropped.
+struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| *c.borrow_mut() = None);
+    }
 }
 
 fn ada() -> LoginForm {

@@ -82,7 +82,6 @@ async fn basic_staleness_sticks_when_the_client_comes_back() {
 }
 
 #[actix_web::test]
-#[ignore = "runtime bug: confirm_login does not store the new client identifier (Flask's confirm_login resets `_id`)"]
 async fn basic_confirm_login_from_the_new_client_makes_it_fresh_for_good() {
     let env = Env::new();
     let app = start(&env.manager(), &env.db).await;
@@ -425,7 +424,6 @@ fn octets(ip: &str) -> [u8; 4] {
 }
 
 #[actix_web::test]
-#[ignore = "runtime bug: the session-protection identifier is an unkeyed 32-bit FNV-1a: a thief forges a user agent that passes for the victim's client"]
 async fn strong_a_forged_user_agent_from_another_address_is_still_another_client() {
     let target = forge::ident(octets(HOME_IP), FIREFOX.as_bytes());
     let forged =

@@ -412,7 +412,6 @@ async fn without_refresh_each_request_the_cookie_is_not_reissued() {
 }
 
 #[actix_web::test]
-#[ignore = "runtime bug: refresh_each_request re-issues with the manager's duration, not the login's own `duration`"]
 async fn refresh_each_request_keeps_the_per_login_duration() {
     let env = Env::new();
     let login =
