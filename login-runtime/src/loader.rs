@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
+use tracing::Instrument;
 
 use crate::error::LoginError;
 use crate::user::{AuthUser, SharedUser};
@@ -96,17 +97,21 @@ fn args_error(error: actix_web::Error) -> LoginError {
 }
 
 impl<L: UserLoader> DynUserLoader for L {
-    fn load(&self, id: &str, req: &HttpRequest) -> LoadFuture {
-        let Ok(id) = id.parse::<L::Id>() else {
+    fn load(&self, raw_id: &str, req: &HttpRequest) -> LoadFuture {
+        let Ok(id) = raw_id.parse::<L::Id>() else {
             // An id this loader cannot even parse names no user of it.
             return Box::pin(std::future::ready(Ok(None)));
         };
         let args = L::Args::from_request(req, &mut Payload::None);
         let loader = self.clone();
-        Box::pin(async move {
-            let args = args.await.map_err(|e| args_error(e.into()))?;
-            finish(loader.call(id, args).await)
-        })
+        let span = tracing::debug_span!("load_user", user_id = raw_id);
+        Box::pin(
+            async move {
+                let args = args.await.map_err(|e| args_error(e.into()))?;
+                finish(loader.call(id, args).await)
+            }
+            .instrument(span),
+        )
     }
 
     fn user_type(&self) -> &'static str {
@@ -118,9 +123,13 @@ impl<L: RequestLoader> DynRequestLoader for L {
     fn load(&self, req: &HttpRequest) -> LoadFuture {
         let args = L::Args::from_request(req, &mut Payload::None);
         let loader = self.clone();
-        Box::pin(async move {
-            let args = args.await.map_err(|e| args_error(e.into()))?;
-            finish(loader.call(args).await)
-        })
+        let span = tracing::debug_span!("request_loader");
+        Box::pin(
+            async move {
+                let args = args.await.map_err(|e| args_error(e.into()))?;
+                finish(loader.call(args).await)
+            }
+            .instrument(span),
+        )
     }
 }

@@ -534,6 +534,21 @@ impl Drop for UserFuture {
 
 /// Checks a freshly loaded user against where it came from.
 fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
+    let result = accept_from(req, source, user);
+    // The request's span (e.g. tracing-actix-web's root span, declared with
+    // `user_id = tracing::field::Empty`) carries the user id from here on.
+    if let Ok(Some(user)) = &result {
+        let span = tracing::Span::current();
+        if !span.is_disabled()
+            && let Some(id) = user.get_id()
+        {
+            span.record("user_id", id.as_str());
+        }
+    }
+    result
+}
+
+fn accept_from(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
     let manager = LoginManager::from_request(req)?;
     let settings = manager.settings();
     match source {

@@ -97,8 +97,11 @@ fn app<St: SessionStore + 'static>(
 fn shared() -> (web::Data<Users>, LoginManager) {
     let mut users = HashMap::new();
     users.insert(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() });
-    let manager =
-        LoginManager::new(load_user).remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
+    // A production configuration: a secret key (it keys the session-protection digest) and
+    // remember-me; session protection is Flask's default, basic.
+    let manager = LoginManager::new(load_user)
+        .secret_key([8u8; 64])
+        .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
     (web::Data::new(Users(users)), manager)
 }
 

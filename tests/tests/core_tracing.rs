@@ -1,0 +1,133 @@
+//! `tracing`: the user id reaches the request's span and the loader's span.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::test;
+use common::{ADA, Browser, Db, LoginForm, manager};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Instrument, Metadata, Subscriber};
+
+/// What the spans of this thread's test recorded: `name field=value`, in order.
+#[derive(Clone, Default)]
+struct Spans(Arc<Mutex<Vec<String>>>);
+
+thread_local! {
+    static CAPTURE: RefCell<Option<Spans>> = const { RefCell::new(None) };
+    /// The spans entered on this thread, innermost last (for `Span::current()`).
+    static STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One global subscriber that hands each span to the capture of its thread (per-thread default
+/// subscribers race on tracing's interest cache when tests run in parallel).
+#[derive(Default)]
+struct ToThreadCapture {
+    next: AtomicU64,
+    spans: Mutex<HashMap<u64, &'static Metadata<'static>>>,
+}
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, " {}={}", field.name(), value);
+    }
+}
+
+fn push(line: String) {
+    CAPTURE.with(|c| {
+        if let Some(spans) = &*c.borrow() {
+            spans.0.lock().unwrap().push(line);
+        }
+    });
+}
+
+impl Subscriber for ToThreadCapture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.spans.lock().unwrap().insert(id, attrs.metadata());
+        let mut fields = Fields(format!("new {}", attrs.metadata().name()));
+        attrs.record(&mut fields);
+        push(fields.0);
+        Id::from_u64(id)
+    }
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let name = self.spans.lock().unwrap().get(&span.into_u64()).map_or("?", |m| m.name());
+        let mut fields = Fields(format!("record {name}"));
+        values.record(&mut fields);
+        push(fields.0);
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, span: &Id) {
+        STACK.with(|s| s.borrow_mut().push(span.into_u64()));
+    }
+    fn exit(&self, span: &Id) {
+        STACK.with(|s| {
+            let mut stack = s.borrow_mut();
+            if let Some(i) = stack.iter().rposition(|&id| id == span.into_u64()) {
+                stack.remove(i);
+            }
+        });
+    }
+    fn current_span(&self) -> tracing_core::span::Current {
+        let top = STACK.with(|s| s.borrow().last().copied());
+        match top.and_then(|id| Some((id, *self.spans.lock().unwrap().get(&id)?))) {
+            Some((id, metadata)) => tracing_core::span::Current::new(Id::from_u64(id), metadata),
+            None => tracing_core::span::Current::none(),
+        }
+    }
+}
+
+fn capture() -> Spans {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        tracing::subscriber::set_global_default(ToThreadCapture::default()).expect("no other global subscriber")
+    });
+    let spans = Spans::default();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(spans.clone()));
+    spans
+}
+
+#[actix_web::test]
+async fn the_request_span_and_the_loader_span_carry_the_user_id() {
+    let spans = capture();
+    let db = Db::seeded();
+    let app = test::init_service(common::app(&manager(), &db)).await;
+    let browser = Browser::new();
+    browser.login(&app, "/login", &LoginForm::new("ada", "lovelace")).await;
+    spans.0.lock().unwrap().clear();
+
+    let request_span = tracing::info_span!("request", user_id = tracing::field::Empty);
+    let reply = browser.get(&app, "/whoami").instrument(request_span).await;
+    assert_eq!(reply.body, "user:ada");
+
+    let lines = spans.0.lock().unwrap().clone();
+    let ada_id = ADA.to_string();
+    assert!(lines.contains(&format!("new load_user user_id={ada_id}")), "{lines:#?}");
+    assert!(lines.contains(&format!("record request user_id={ada_id}")), "{lines:#?}");
+}
+
+#[actix_web::test]
+async fn anonymous_requests_record_no_user_id() {
+    let spans = capture();
+    let db = Db::seeded();
+    let app = test::init_service(common::app(&manager(), &db)).await;
+    let request_span = tracing::info_span!("request", user_id = tracing::field::Empty);
+    let reply = Browser::new().get(&app, "/whoami").instrument(request_span).await;
+    assert_eq!(reply.body, "anonymous");
+    let lines = spans.0.lock().unwrap().clone();
+    assert!(!lines.iter().any(|l| l.contains("user_id=")), "{lines:#?}");
+}
