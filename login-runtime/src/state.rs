@@ -578,8 +578,9 @@ fn accept_from(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> 
         }
         Source::Remember(token) => {
             let remember = settings.remember.as_ref().expect("a remember source needs remember-me settings");
-            let Some(user) = user.filter(|u| remember.hash_matches(token, u.session_hash())) else {
-                tracing::info!("clearing a remember cookie whose user is gone or whose session hash changed");
+            // An inactive account cannot log in, from a form or from a cookie.
+            let Some(user) = user.filter(|u| u.is_active() && remember.hash_matches(token, u.session_hash())) else {
+                tracing::info!("clearing a remember cookie whose user is gone, inactive, or has a new session hash");
                 with_state(req, |state| state.cookie = Some(CookieOp::Clear));
                 return Ok(None);
             };

@@ -130,6 +130,23 @@ async fn tampered_cookie_is_anonymous_and_cleared_with_all_attributes() {
 }
 
 #[actix_web::test]
+async fn a_suspended_account_is_not_logged_back_in_by_its_cookie() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    env.db.set_active(ADA, false);
+    let reply = c.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromCookie), 0);
+    // Reactivated later, the cookie is gone: the user logs in again with a password.
+    env.db.set_active(ADA, true);
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
 async fn tampered_cookies_of_many_shapes_are_refused() {
     let env = Env::new();
     let app = start(&env.manager(), &env.db).await;

@@ -121,6 +121,12 @@ impl Db {
         account.restamp();
     }
 
+    /// Suspends (or reactivates) an account.
+    pub fn set_active(&self, id: &str, active: bool) {
+        let mut accounts = self.accounts.lock().unwrap();
+        accounts.get_mut(id).expect("a seeded user").user.active = active;
+    }
+
     /// A change that leaves the session hash alone (the display name).
     pub fn rename(&self, id: &str, name: &str) {
         let mut accounts = self.accounts.lock().unwrap();
