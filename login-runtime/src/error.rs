@@ -40,15 +40,15 @@ impl std::fmt::Display for LoginError {
             Self::Inactive => f.write_str("the user is not active"),
             Self::NoId => f.write_str("the user has no id (`AuthUser::get_id` returned `None`)"),
             Self::ManagerMissing => {
-                f.write_str("no `LoginManager` is registered: add `.app_data(login.clone())` to the `App`")
+                f.write_str("no `LoginManager` is registered: add `.app_data(manager.clone())` to the `App`")
             }
             Self::MiddlewareMissing => {
-                f.write_str("the login middleware is not registered: add `.wrap(login.middleware())` to the `App`")
+                f.write_str("the login middleware is not registered: add `.wrap(manager.middleware())` to the `App`")
             }
             Self::SessionMiddlewareMissing => f.write_str(
                 "the login was not saved: actix-session's `SessionMiddleware` is missing or wrapped \
                  outside the login middleware; register it first: \
-                 `App::new().wrap(SessionMiddleware::new(..)).wrap(login.middleware())`",
+                 `App::new().wrap(SessionMiddleware::new(..)).wrap(manager.middleware())`",
             ),
             Self::Loader(e) => write!(f, "the user loader failed: {e}"),
             Self::UserType { expected, found } => {
@@ -70,18 +70,19 @@ impl ResponseError for LoginError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Details stay in the log: a 500 body must not describe the server's setup.
+        // Details go to the log, whichever way the error left (an extractor, or `?` in a
+        // handler): a 500 body must not describe the server's setup.
+        if !matches!(self, Self::Inactive) {
+            tracing::error!(error = %self, "login error");
+        }
         let status = self.status_code();
         HttpResponse::build(status).body(status.canonical_reason().unwrap_or_default())
     }
 }
 
 impl LoginError {
-    /// Logs the error and converts it for actix.
+    /// Converts the error for actix; it is logged when its response is made.
     pub(crate) fn logged(self) -> actix_web::Error {
-        if !matches!(self, Self::Inactive) {
-            tracing::error!(error = %self, "login error");
-        }
         self.into()
     }
 }

@@ -106,15 +106,15 @@
 //! use login_runtime::LoginManager;
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let login = LoginManager::new(load_user)
+//! let manager = LoginManager::new(load_user)
 //!     .login_view("/login")
 //!     .login_message("Please log in to access this page.", "info");
 //! let key = Key::generate(); // load a fixed key in production
 //! HttpServer::new(move || {
 //!     App::new()
-//!         .app_data(login.clone())
+//!         .app_data(manager.clone())
 //!         .wrap(SessionMiddleware::new(CookieSessionStore::default(), key.clone()))
-//!         .wrap(login.middleware())
+//!         .wrap(manager.middleware())
 //! })
 //! .bind(("127.0.0.1", 8080))?
 //! .run()

@@ -208,9 +208,16 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
 }
 
 /// Whether the login in this session is fresh: made by [`login_user`] (or
-/// [`confirm_login`]) in this session, not restored from elsewhere.
+/// [`confirm_login`]) in this session, not restored from elsewhere, and not older than the
+/// manager's [`fresh_max_age`](LoginManager::fresh_max_age) if one is set.
 pub fn login_fresh(req: &HttpRequest) -> bool {
-    current_record(req).ok().flatten().is_some_and(|r| r.fresh_at.is_some())
+    let max_age = LoginManager::from_request(req).map_or(0, |m| m.settings().fresh_max_age);
+    let now = LoginManager::from_request(req).map_or(0, LoginManager::now);
+    current_record(req)
+        .ok()
+        .flatten()
+        .and_then(|r| r.fresh_at)
+        .is_some_and(|at| max_age == 0 || now.saturating_sub(at) <= max_age)
 }
 
 /// Whether the request carries a valid remember-me cookie for the user logged in now

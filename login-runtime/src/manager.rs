@@ -102,14 +102,14 @@ pub(crate) struct Shared {
 ///     (id == 1).then(|| User { id })
 /// }
 ///
-/// let login = LoginManager::new(load_user)
+/// let manager = LoginManager::new(load_user)
 ///     .login_view("/login")
 ///     .login_message("Please log in to see this page.", "info");
 /// let key = Key::generate();
 /// let app = App::new()
-///     .app_data(login.clone())
+///     .app_data(manager.clone())
 ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key))
-///     .wrap(login.middleware());
+///     .wrap(manager.middleware());
 /// ```
 #[derive(Clone)]
 pub struct LoginManager {

@@ -17,12 +17,12 @@
 //! async fn secret() -> &'static str { "secret" }
 //!
 //! # actix_web::rt::System::new().block_on(async {
-//! let login = LoginManager::new(load_user);
+//! let manager = LoginManager::new(load_user);
 //! let app = test::init_service(
 //!     App::new()
-//!         .app_data(login.clone())
+//!         .app_data(manager.clone())
 //!         .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::generate()))
-//!         .wrap(login.middleware())
+//!         .wrap(manager.middleware())
 //!         .route("/secret", web::get().to(secret)),
 //! )
 //! .await;

@@ -117,7 +117,7 @@ async fn without_the_manager_as_app_data() {
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
     assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
     assert_bare_500(&browser.post(&app, "/logout").await, "logout_user");
-    assert!(logs.has_error("no `LoginManager` is registered: add `.app_data(login.clone())`"), "{:#?}", logs.lines());
+    assert!(logs.has_error("no `LoginManager` is registered: add `.app_data(manager.clone())`"), "{:#?}", logs.lines());
     // Routes that do not use the login still work.
     assert_eq!(browser.get(&app, "/").await.status, 200);
 }
@@ -140,7 +140,7 @@ async fn without_the_login_middleware() {
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
     assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
     assert!(
-        logs.has_error("the login middleware is not registered: add `.wrap(login.middleware())`"),
+        logs.has_error("the login middleware is not registered: add `.wrap(manager.middleware())`"),
         "{:#?}",
         logs.lines()
     );
@@ -171,7 +171,7 @@ async fn login_middleware_inside_the_session_middleware() {
         logs.lines()
     );
     assert!(
-        logs.has_error("`App::new().wrap(SessionMiddleware::new(..)).wrap(login.middleware())`"),
+        logs.has_error("`App::new().wrap(SessionMiddleware::new(..)).wrap(manager.middleware())`"),
         "the message says how to register them"
     );
 }
