@@ -546,4 +546,44 @@ mod tests {
         );
         assert_eq!(errs, ["`#[login_required]` guards an `async fn` actix handler, not this item"]);
     }
+
+    /// Expansion size per handler, reported in BENCHMARKS.md ("Compile cost"): the handler of
+    /// the compile benchmark (`login-bench --compile`) grows by a fixed number of tokens, the
+    /// same whatever its body (the body is moved, never copied).
+    #[test]
+    fn expansion_size_of_the_benchmark_handler() {
+        // tokens as proc-macro token trees count them: idents, literals, one per punctuation
+        // character (`::` is 2), and the 2 delimiters of every group
+        fn count(tokens: TokenStream) -> usize {
+            tokens
+                .into_iter()
+                .map(|tree| match tree {
+                    TokenTree::Group(group) => 2 + count(group.stream()),
+                    _ => 1,
+                })
+                .sum()
+        }
+        let growth = |body: TokenStream| {
+            let input = quote! {
+                async fn h_1(user: CurrentUser<User>, path: web::Path<u32>) -> String { #body }
+            };
+            let output = try_expand(Guard::Login, quote!(), input.clone()).unwrap();
+            let (tokens_in, tokens_out) = (count(input.clone()), count(output.clone()));
+            let (bytes_in, bytes_out) = (input.to_string().len(), output.to_string().len());
+            eprintln!("handler: {tokens_in} -> {tokens_out} tokens, {bytes_in} -> {bytes_out} bytes (token text)");
+            eprintln!("{output}");
+            (tokens_out - tokens_in, bytes_out - bytes_in)
+        };
+        let benchmark_body = quote! {
+            let n = path.into_inner();
+            match user.authenticated() {
+                Some(u) => format!("h_1: {} {n}", u.name),
+                None => format!("h_1: anonymous {n}"),
+            }
+        };
+        let grown = growth(benchmark_body);
+        assert_eq!(growth(quote!(String::new())), grown, "the growth depends on the body");
+        // If the expansion changes, update "Compile cost" in BENCHMARKS.md with these numbers.
+        assert_eq!(grown, (69, 278), "expansion growth (tokens, bytes) per handler");
+    }
 }

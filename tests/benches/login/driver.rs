@@ -392,7 +392,7 @@ struct Prepared {
     sanity_status: u16,
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n == 0 {
@@ -404,7 +404,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn minmax(v: &[f64]) -> (f64, f64) {
+pub(crate) fn minmax(v: &[f64]) -> (f64, f64) {
     v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
 

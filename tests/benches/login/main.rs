@@ -1,6 +1,6 @@
 //! Benchmark harness for project issue 4 (see BENCHMARKS.md).
 //!
-//! One executable, two roles:
+//! One executable, three roles:
 //!
 //! * `login-bench serve <server-kind> [--redis URL]` — a server with ONE worker
 //!   on a random loopback port; prints `LISTENING <port>` on stdout.
@@ -9,6 +9,9 @@
 //!   alternates the routes over several repetitions, drives them with the
 //!   keep-alive HTTP/1.1 load generator in `client.rs`, reads each server's CPU
 //!   time from /proc/PID/stat and prints the table.
+//! * `login-bench --compile [--smoke] [--reps N] [--handlers N]` — the compile
+//!   cost of `#[login_required]` (`compile.rs`): times `cargo build` of two
+//!   generated crates, with and without the guard on every handler.
 //!
 //! Run it with `cargo bench -p login-tests --bench login --features bench`
 //! (or `cargo run --release -p login-tests --features bench --bin login-bench`;
@@ -18,6 +21,7 @@
 //! the rows themselves are declared in `driver.rs` (`rows()`).
 
 mod client;
+mod compile;
 mod driver;
 #[cfg(feature = "bench")]
 mod ours;
@@ -29,6 +33,8 @@ fn main() {
         let kind = args.get(1).cloned().unwrap_or_else(|| die("serve needs a server kind"));
         let redis = flag_value(&args, "--redis");
         servers::serve(&kind, redis);
+    } else if args.iter().any(|a| a == "--compile") {
+        compile::main(&args);
     } else {
         driver::main(args);
     }
