@@ -36,6 +36,9 @@ pub struct Row {
     pub baseline: &'static str,
     /// our runtime's rows: `Some(reason)` while not available in this build
     pub pending: Option<&'static str>,
+    /// our runtime's rows: user-loader calls each measured request must cost (counted by the
+    /// server, read from `/__loads` before and after each window)
+    pub loads_per_req: Option<u64>,
 }
 
 fn ok200(s: u16) -> bool {
@@ -66,6 +69,7 @@ pub fn rows() -> Vec<Row> {
         read_only: true,
         baseline: "1",
         pending: None,
+        loads_per_req: None,
     };
     vec![
         Row {
@@ -86,6 +90,7 @@ pub fn rows() -> Vec<Row> {
             server: "ours",
             path: "/protected",
             pending: OURS_PENDING,
+            loads_per_req: Some(1),
             ..base.clone()
         },
         Row {
@@ -97,6 +102,7 @@ pub fn rows() -> Vec<Row> {
             expect: rejected,
             read_only: false,
             pending: OURS_PENDING,
+            loads_per_req: Some(0),
             ..base.clone()
         },
         Row {
@@ -108,6 +114,7 @@ pub fn rows() -> Vec<Row> {
             path: "/protected",
             read_only: false,
             pending: OURS_PENDING,
+            loads_per_req: Some(1),
             ..base.clone()
         },
         // ---- redis ----
@@ -125,6 +132,7 @@ pub fn rows() -> Vec<Row> {
             needs_redis: true,
             path: "/protected",
             pending: OURS_PENDING,
+            loads_per_req: Some(1),
             ..base.clone()
         },
         // ---- axum ----
@@ -380,6 +388,8 @@ struct Sample {
     set_cookie_per_req: f64,
     unexpected: u64,
     requests: u64,
+    /// user-loader calls during the window (rows with `loads_per_req`)
+    loads: Option<u64>,
 }
 
 struct Prepared {
@@ -524,9 +534,20 @@ fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
         if p.row.read_only && (set_cookies > 0.0 || p.sanity_set_cookies > 0) {
             failures.push(format!("row {}: Set-Cookie on a read-only authenticated request", p.row.id));
         }
+        if let Some(expected) = p.row.loads_per_req {
+            let loads: u64 = s.iter().filter_map(|x| x.loads).sum();
+            let requests: u64 = s.iter().map(|x| x.requests).sum();
+            println!("row {}: {loads} user-loader calls for {requests} requests (expected {expected} each)", p.row.id);
+            if loads != expected * requests {
+                failures.push(format!("row {}: {loads} loader calls for {requests} requests", p.row.id));
+            }
+        }
     }
     if failures.is_empty() {
-        println!("checks: all {} measured rows ok (statuses, no Set-Cookie on read-only requests)", prepared.len());
+        println!(
+            "checks: all {} measured rows ok (statuses, no Set-Cookie on read-only requests, loader calls)",
+            prepared.len()
+        );
     } else {
         for f in &failures {
             println!("CHECK FAILED: {f}");
@@ -570,7 +591,15 @@ async fn prepare(r: &Row, addr: SocketAddr, pid: u32) -> Result<Prepared, String
     })
 }
 
+/// The user-loader calls the server has counted so far (`/__loads`, our rows only).
+fn loads(rt: &tokio::runtime::Runtime, addr: SocketAddr) -> u64 {
+    let resp =
+        rt.block_on(client::one(addr, "/__loads", None)).unwrap_or_else(|e| crate::die(&format!("/__loads: {e}")));
+    String::from_utf8_lossy(&resp.body).trim().parse().unwrap_or_else(|_| crate::die("/__loads: not a number"))
+}
+
 fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opts: &Opts) -> Sample {
+    let loads0 = p.row.loads_per_req.map(|_| loads(rt, p.addr));
     let cpu0 = proc_cpu_secs(p.pid);
     let ext0 = ext_pid.map(proc_cpu_secs);
     let res = rt
@@ -585,6 +614,7 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
         .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", p.row.id)));
     let cpu1 = proc_cpu_secs(p.pid);
     let ext1 = ext_pid.map(proc_cpu_secs);
+    let loads1 = loads0.map(|_| loads(rt, p.addr));
     let reqs = res.requests.max(1) as f64;
     Sample {
         rps: res.rps(),
@@ -595,6 +625,7 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
         set_cookie_per_req: res.set_cookies as f64 / reqs,
         unexpected: res.unexpected_status,
         requests: res.requests,
+        loads: loads0.zip(loads1).map(|(a, b)| b - a),
     }
 }
 

@@ -26,10 +26,13 @@
 //! Row 5  = `/protected` without cookies.                         (rejection path)
 //! Row 6  = `/protected` with only the remember cookie of `/login?remember=1`
 //!          (the restore re-creates the session each time, so Set-Cookie > 0 is expected).
+//! `GET /__loads` answers the number of user-loader calls so far (the driver checks
+//! `loads_per_req`: 1 on rows 4, 6, 7b; 0 on row 5).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
 
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
@@ -50,9 +53,18 @@ struct User {
 /// The in-memory user table (one user), shared by every request.
 struct Users(HashMap<String, User>);
 
+/// User-loader calls, served at `/__loads`: the driver checks one per request that uses the
+/// user, none on requests that do not.
+static LOADS: AtomicU64 = AtomicU64::new(0);
+
 #[user_loader]
 async fn load_user(id: String, users: web::Data<Users>) -> Option<User> {
+    LOADS.fetch_add(1, Ordering::Relaxed);
     users.0.get(&id).cloned()
+}
+
+async fn loads() -> String {
+    LOADS.load(Ordering::Relaxed).to_string()
 }
 
 async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
@@ -92,6 +104,7 @@ fn app<St: SessionStore + 'static>(
         .wrap(manager.middleware())
         .route("/login", web::get().to(login))
         .route("/protected", web::get().to(protected))
+        .route("/__loads", web::get().to(loads))
 }
 
 fn shared() -> (web::Data<Users>, LoginManager) {
