@@ -79,10 +79,3 @@ impl ResponseError for LoginError {
         HttpResponse::build(status).body(status.canonical_reason().unwrap_or_default())
     }
 }
-
-impl LoginError {
-    /// Converts the error for actix; it is logged when its response is made.
-    pub(crate) fn logged(self) -> actix_web::Error {
-        self.into()
-    }
-}

@@ -155,7 +155,7 @@ impl<U: AuthUser, A: AuthUser> Future for UserExtract<CurrentUser<U, A>> {
                 typed::<A>(&(manager.settings().anonymous)()).map(CurrentUser::Anonymous)
             }
         });
-        Poll::Ready(current.map_err(LoginError::logged))
+        Poll::Ready(current.map_err(actix_web::Error::from))
     }
 }
 
@@ -216,13 +216,13 @@ impl<U: AuthUser> Future for UserExtract<Authenticated<U>> {
         let this = self.get_mut();
         Poll::Ready(match this.poll_user(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(error)) => Err(error.logged()),
+            Poll::Ready(Err(error)) => Err(error.into()),
             Poll::Ready(Ok(Some(user))) if user.is_authenticated() => {
-                typed::<U>(&user).map(Authenticated).map_err(LoginError::logged)
+                typed::<U>(&user).map(Authenticated).map_err(actix_web::Error::from)
             }
             Poll::Ready(Ok(_)) => match LoginManager::from_request(&this.req) {
                 Ok(manager) => Err(refuse(&this.req, manager, Refusal::Unauthorized)),
-                Err(error) => Err(error.logged()),
+                Err(error) => Err(error.into()),
             },
         })
     }

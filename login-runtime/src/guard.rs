@@ -89,10 +89,10 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
     ) -> Option<actix_web::Error> {
         let manager = match LoginManager::from_request(req) {
             Ok(manager) => manager,
-            Err(error) => return Some(error.logged()),
+            Err(error) => return Some(error.into()),
         };
         match user {
-            Err(error) => Some(error.logged()),
+            Err(error) => Some(error.into()),
             Ok(Some(user)) if user.is_authenticated() => {
                 (R::FRESH && !is_fresh(req, manager, R::MAX_AGE)).then(|| refuse(req, manager, Refusal::NeedsRefresh))
             }
@@ -122,7 +122,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guar
         let mut user = match LoginManager::from_request(req) {
             Ok(manager) => UserFuture::new(req, manager),
             Err(error) => {
-                fut.refused = Some(error.logged());
+                fut.refused = Some(error.into());
                 return fut;
             }
         };
@@ -159,7 +159,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future for GuardFutu
         }
         match this.extract.as_pin_mut() {
             Some(extract) => extract.poll(cx).map(|r| r.map(Guarded).map_err(Into::into)),
-            None => Poll::Ready(Err(LoginError::Session("guard polled after completion".into()).logged())),
+            None => Poll::Ready(Err(LoginError::Session("guard polled after completion".into()).into())),
         }
     }
 }
