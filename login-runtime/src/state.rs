@@ -239,7 +239,7 @@ pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
     Session,
-    Remember(Token),
+    Remember(Box<Token>),
     Request,
 }
 
@@ -425,7 +425,7 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
         match remember.decode(cookie.value(), manager.now()) {
             Some(token) => {
                 let load = settings.loader.load(&token.user_id, req);
-                return Ok(Start::Load { load, source: Source::Remember(token), record: None });
+                return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
             }
             None => {
                 tracing::info!("clearing an invalid or expired remember cookie");
