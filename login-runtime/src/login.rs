@@ -211,8 +211,7 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
 /// [`confirm_login`]) in this session, not restored from elsewhere, and not older than the
 /// manager's [`fresh_max_age`](LoginManager::fresh_max_age) if one is set.
 pub fn login_fresh(req: &HttpRequest) -> bool {
-    let max_age = LoginManager::from_request(req).map_or(0, |m| m.settings().fresh_max_age);
-    let now = LoginManager::from_request(req).map_or(0, LoginManager::now);
+    let (max_age, now) = LoginManager::from_request(req).map_or((0, 0), |m| (m.settings().fresh_max_age, m.now()));
     current_record(req)
         .ok()
         .flatten()
