@@ -166,6 +166,19 @@ async fn manager_fresh_max_age_applies_to_guards_without_their_own() {
 }
 
 #[actix_web::test]
+async fn login_fresh_agrees_with_the_manager_max_age() {
+    let env = Env::new();
+    let login = env.manager().fresh_max_age(Duration::from_secs(120));
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    env.advance(120);
+    assert_eq!(c.get(&app, "/state").await.body, "user:ada fresh:true");
+    env.advance(1);
+    assert_eq!(c.get(&app, "/state").await.body, "user:ada fresh:false");
+}
+
+#[actix_web::test]
 async fn guard_max_age_wins_over_a_stricter_manager_max_age() {
     let env = Env::new();
     let login = env.manager().fresh_max_age(Duration::from_secs(30));
