@@ -134,6 +134,23 @@
 //! Users whose login is not fresh get the same from the refresh view under
 //! [`#[fresh_login_required]`](macro@fresh_login_required).
 //!
+//! # Going to production
+//!
+//! - Load the session key (actix-session), the [`RememberMe`] key and the manager's
+//!   [`secret_key`](LoginManager::secret_key) from your secrets store: the same on every
+//!   server, distinct from each other, at least 32 bytes (64 for the session key). Keys
+//!   generated at start log everyone out on each restart.
+//! - Keep actix-session's `cookie_secure(true)` (its default) and the remember cookie's
+//!   `Secure` attribute: both cookies are bearer credentials.
+//! - Give the user type a [`session_hash`](AuthUser::session_hash) (a password hash or a
+//!   security stamp): changing it is how a password change or "log out everywhere" reaches
+//!   the other sessions and remember cookies of that user, even with the cookie store.
+//! - Pick the [`SessionProtection`] mode, and the [idle](LoginManager::idle_timeout) and
+//!   [absolute](LoginManager::absolute_timeout) timeouts your application needs; guard
+//!   sensitive operations with [`#[fresh_login_required]`](macro@fresh_login_required).
+//! - Behind a reverse proxy, turn on [`trust_forwarded_for`](LoginManager::trust_forwarded_for)
+//!   only if the proxy sets `X-Forwarded-For` itself.
+//!
 //! # Testing an application
 //!
 //! [`test::TestLoginExt`] logs a test request in without a login form.
