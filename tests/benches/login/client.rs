@@ -149,11 +149,12 @@ pub async fn one(addr: SocketAddr, path: &str, cookie: Option<&str>) -> std::io:
     c.exchange(&request_bytes(addr, path, cookie), true).await
 }
 
-/// Drive `req` on `conns` keep-alive connections until `duration` elapsed or
-/// `max_requests` were completed (whichever comes first).
+/// Drive `reqs` on `conns` keep-alive connections until `duration` elapsed or
+/// `max_requests` were completed (whichever comes first). Each connection cycles through
+/// `reqs` (the same route with different sessions), starting at its own offset.
 pub async fn drive(
     addr: SocketAddr,
-    req: Vec<u8>,
+    reqs: Vec<Vec<u8>>,
     expect_status: fn(u16) -> bool,
     conns: usize,
     duration: Duration,
@@ -162,20 +163,22 @@ pub async fn drive(
     let start = Instant::now();
     let deadline = start + duration;
     let per_conn_max = max_requests.div_ceil(conns as u64);
-    let req = std::rc::Rc::new(req);
+    assert!(!reqs.is_empty(), "drive needs at least one request");
+    let reqs = std::rc::Rc::new(reqs);
     let local = tokio::task::LocalSet::new();
     let results = local
         .run_until(async move {
             let mut handles = Vec::new();
-            for _ in 0..conns {
-                let req = req.clone();
+            for conn in 0..conns {
+                let reqs = reqs.clone();
                 handles.push(tokio::task::spawn_local(async move {
                     let mut r = LoadResult::default();
                     let mut c = Conn::connect(addr).await?;
                     r.latencies.reserve(1 << 16);
                     while r.requests < per_conn_max && Instant::now() < deadline {
                         let t0 = Instant::now();
-                        let resp = match c.exchange(&req, false).await {
+                        let req = &reqs[(conn + r.requests as usize) % reqs.len()];
+                        let resp = match c.exchange(req, false).await {
                             Ok(resp) => resp,
                             Err(e)
                                 if e.kind() == std::io::ErrorKind::UnexpectedEof

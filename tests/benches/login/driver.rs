@@ -81,6 +81,13 @@ pub fn rows() -> Vec<Row> {
             read_only: false,
             ..base.clone()
         },
+        Row {
+            id: "2p",
+            label: "actix-session app, plain route, session cookie",
+            server: "actix-session",
+            path: "/plain",
+            ..base.clone()
+        },
         Row { id: "2", label: "actix-session cookie store, read 1 key", server: "actix-session", ..base.clone() },
         Row { id: "3", label: "actix-identity Identity extractor", server: "actix-identity", ..base.clone() },
         // ---- OUR ROUTES (served by ours.rs; see the contract there) ----
@@ -91,6 +98,15 @@ pub fn rows() -> Vec<Row> {
             path: "/protected",
             pending: OURS_PENDING,
             loads_per_req: Some(1),
+            ..base.clone()
+        },
+        Row {
+            id: "4p",
+            label: "ours: app's plain route, login cookie",
+            server: "ours",
+            path: "/plain",
+            pending: OURS_PENDING,
+            loads_per_req: Some(0),
             ..base.clone()
         },
         Row {
@@ -396,7 +412,8 @@ struct Prepared {
     row: Row,
     addr: SocketAddr,
     pid: u32,
-    req: Vec<u8>,
+    /// The measured request, once per session (see [`SESSIONS`]).
+    reqs: Vec<Vec<u8>>,
     /// Set-Cookie headers on a single measured request (sanity check)
     sanity_set_cookies: usize,
     sanity_status: u16,
@@ -490,7 +507,7 @@ pub fn main(args: Vec<String>) {
         let _ = rt
             .block_on(client::drive(
                 p.addr,
-                p.req.clone(),
+                p.reqs.clone(),
                 p.row.expect,
                 opts.conns,
                 Duration::from_secs_f64(opts.warmup_secs),
@@ -557,39 +574,45 @@ fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
 }
 
 async fn prepare(r: &Row, addr: SocketAddr, pid: u32) -> Result<Prepared, String> {
-    let cookie = match r.login {
-        Some(path) => {
+    let mut cookies = Vec::new();
+    if let Some(path) = r.login {
+        for _ in 0..SESSIONS {
             let resp = client::one(addr, path, None).await.map_err(|e| format!("login: {e}"))?;
             if !(200..400).contains(&resp.status) {
                 return Err(format!("login {path} returned {}", resp.status));
             }
-            let c = client::cookie_header(&resp.set_cookies, r.keep_cookies);
-            if c.is_none() {
-                return Err(format!("login {path} set no (usable) cookie: {:?}", resp.set_cookies));
+            match client::cookie_header(&resp.set_cookies, r.keep_cookies) {
+                Some(c) => cookies.push(Some(c)),
+                None => return Err(format!("login {path} set no (usable) cookie: {:?}", resp.set_cookies)),
             }
-            c
         }
-        None => None,
-    };
-    let req = client::request_bytes(addr, r.path, cookie.as_deref());
-    let resp = client::one(addr, r.path, cookie.as_deref()).await.map_err(|e| format!("sanity request: {e}"))?;
-    if !(r.expect)(resp.status) {
-        return Err(format!(
-            "{} returned unexpected status {} (body {:?})",
-            r.path,
-            resp.status,
-            String::from_utf8_lossy(&resp.body)
-        ));
+    } else {
+        cookies.push(None);
     }
-    Ok(Prepared {
-        row: r.clone(),
-        addr,
-        pid,
-        req,
-        sanity_set_cookies: resp.set_cookies.len(),
-        sanity_status: resp.status,
-    })
+    let mut reqs = Vec::new();
+    let mut sanity = None;
+    for cookie in &cookies {
+        reqs.push(client::request_bytes(addr, r.path, cookie.as_deref()));
+        let resp = client::one(addr, r.path, cookie.as_deref()).await.map_err(|e| format!("sanity request: {e}"))?;
+        if !(r.expect)(resp.status) {
+            return Err(format!(
+                "{} returned unexpected status {} (body {:?})",
+                r.path,
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            ));
+        }
+        sanity.get_or_insert((resp.set_cookies.len(), resp.status));
+    }
+    let (sanity_set_cookies, sanity_status) = sanity.expect("at least one request");
+    Ok(Prepared { row: r.clone(), addr, pid, reqs, sanity_set_cookies, sanity_status })
 }
+
+/// Sessions per row with a login: each measured connection cycles through this many logged-in
+/// sessions. Encrypted cookies differ per login (random nonces), and so does the cost of
+/// decoding them (percent-escapes, base64 padding): one session would make a row's figure
+/// depend on the luck of one cookie.
+const SESSIONS: usize = 16;
 
 /// The user-loader calls the server has counted so far (`/__loads`, our rows only).
 fn loads(rt: &tokio::runtime::Runtime, addr: SocketAddr) -> u64 {
@@ -605,7 +628,7 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
     let res = rt
         .block_on(client::drive(
             p.addr,
-            p.req.clone(),
+            p.reqs.clone(),
             p.row.expect,
             opts.conns,
             Duration::from_secs_f64(opts.secs),
@@ -866,11 +889,11 @@ fn callgrind_one(
         .block_on(prepare(r, server.addr, server.proc_.pid()))
         .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
     let warm = (opts.cg_requests / 3).max(100);
-    rt.block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), warm))
+    rt.block_on(client::drive(p.addr, p.reqs.clone(), r.expect, 1, Duration::from_secs(600), warm))
         .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
     callgrind_control(&["-z"], server.proc_.pid());
     let res = rt
-        .block_on(client::drive(p.addr, p.req.clone(), r.expect, 1, Duration::from_secs(600), opts.cg_requests))
+        .block_on(client::drive(p.addr, p.reqs.clone(), r.expect, 1, Duration::from_secs(600), opts.cg_requests))
         .unwrap_or_else(|e| crate::die(&format!("row {}: {e}", r.id)));
     callgrind_control(&["-d"], server.proc_.pid());
     let ir = read_dump_total(dir, out, server.proc_.pid());

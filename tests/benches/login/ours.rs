@@ -105,6 +105,7 @@ fn app<St: SessionStore + 'static>(
         .route("/login", web::get().to(login))
         .route("/protected", web::get().to(protected))
         .route("/__loads", web::get().to(loads))
+        .route("/plain", web::get().to(|| async { "hello" }))
 }
 
 fn shared() -> (web::Data<Users>, LoginManager) {

@@ -123,6 +123,7 @@ mod actix_session_app {
             .wrap(SessionMiddleware::builder(store, session_key()).cookie_secure(false).build())
             .route("/login", web::get().to(login))
             .route("/me", web::get().to(me))
+            .route("/plain", web::get().to(|| async { "hello" }))
     }
 
     pub fn cookie() -> App<
