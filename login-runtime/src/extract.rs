@@ -120,22 +120,18 @@ fn typed<U: AuthUser>(user: &SharedUser) -> Result<Rc<U>, LoginError> {
 /// The future of [`CurrentUser`] and [`Authenticated`].
 #[doc(hidden)]
 pub struct UserExtract<T> {
-    user: Result<UserFuture, Option<LoginError>>,
+    user: UserFuture,
     req: HttpRequest,
     _out: PhantomData<fn() -> T>,
 }
 
 impl<T> UserExtract<T> {
     fn new(req: &HttpRequest) -> Self {
-        let user = LoginManager::from_request(req).map(|m| UserFuture::new(req, m)).map_err(Some);
-        Self { user, req: req.clone(), _out: PhantomData }
+        Self { user: UserFuture::new(req), req: req.clone(), _out: PhantomData }
     }
 
     fn poll_user(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<SharedUser>, LoginError>> {
-        match &mut self.user {
-            Ok(fut) => Pin::new(fut).poll(cx),
-            Err(error) => Poll::Ready(Err(error.take().expect("polled after completion"))),
-        }
+        Pin::new(&mut self.user).poll(cx)
     }
 }
 

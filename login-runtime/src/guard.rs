@@ -87,16 +87,23 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
         req: &HttpRequest,
         user: Result<Option<crate::user::SharedUser>, LoginError>,
     ) -> Option<actix_web::Error> {
+        let refusal = match user {
+            Err(error) => return Some(error.into()),
+            Ok(Some(user)) if user.is_authenticated() => {
+                if !R::FRESH {
+                    return None;
+                }
+                Refusal::NeedsRefresh
+            }
+            Ok(_) => Refusal::Unauthorized,
+        };
         let manager = match LoginManager::from_request(req) {
             Ok(manager) => manager,
             Err(error) => return Some(error.into()),
         };
-        match user {
-            Err(error) => Some(error.into()),
-            Ok(Some(user)) if user.is_authenticated() => {
-                (R::FRESH && !is_fresh(req, manager, R::MAX_AGE)).then(|| refuse(req, manager, Refusal::NeedsRefresh))
-            }
-            Ok(_) => Some(refuse(req, manager, Refusal::Unauthorized)),
+        match refusal {
+            Refusal::NeedsRefresh if is_fresh(req, manager, R::MAX_AGE) => None,
+            refusal => Some(refuse(req, manager, refusal)),
         }
     }
 }
@@ -119,13 +126,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guar
             fut.extract = Some(T::from_request(req, payload));
             return fut;
         }
-        let mut user = match LoginManager::from_request(req) {
-            Ok(manager) => UserFuture::new(req, manager),
-            Err(error) => {
-                fut.refused = Some(error.into());
-                return fut;
-            }
-        };
+        let mut user = UserFuture::new(req);
         // Usually the answer is known now (no login, or already loaded): decide at once.
         if let UserFuture::Ready(result) = &mut user {
             let result = result.take().expect("a fresh UserFuture");

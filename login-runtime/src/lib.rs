@@ -194,5 +194,3 @@ pub use user::{AnonymousUser, AuthUser};
 
 #[cfg(feature = "macros")]
 pub use login_macros::*;
-
-pub(crate) use state::AUTH_KEY;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use crate::error::LoginError;
 use crate::user::{AuthUser, SharedUser};
@@ -96,22 +96,39 @@ fn args_error(error: actix_web::Error) -> LoginError {
     LoginError::Loader(format!("a loader argument could not be extracted: {error}"))
 }
 
+/// Boxes a load, inside `span` when a subscriber wants it. Without a subscriber no span is
+/// made: with tracing's `log` feature (which actix-web turns on) even a disabled span costs a
+/// few hundred instructions per request.
+fn boxed(
+    load: impl Future<Output = Result<Option<SharedUser>, LoginError>> + 'static,
+    span: fn(&str) -> Span,
+    id: &str,
+) -> LoadFuture {
+    if tracing::dispatcher::has_been_set() {
+        let span = span(id);
+        if !span.is_disabled() {
+            return Box::pin(load.instrument(span));
+        }
+    }
+    Box::pin(load)
+}
+
 impl<L: UserLoader> DynUserLoader for L {
     fn load(&self, raw_id: &str, req: &HttpRequest) -> LoadFuture {
         let Ok(id) = raw_id.parse::<L::Id>() else {
             // An id this loader cannot even parse names no user of it.
             return Box::pin(std::future::ready(Ok(None)));
         };
-        let args = L::Args::from_request(req, &mut Payload::None);
         let loader = self.clone();
-        let span = tracing::debug_span!("load_user", user_id = raw_id);
-        Box::pin(
-            async move {
-                let args = args.await.map_err(|e| args_error(e.into()))?;
-                finish(loader.call(id, args).await)
-            }
-            .instrument(span),
-        )
+        let req = req.clone();
+        // The extractors run when the load is first polled: the caller may still be reading
+        // the session now.
+        let load = async move {
+            let args = L::Args::from_request(&req, &mut Payload::None).await.map_err(|e| args_error(e.into()))?;
+            drop(req);
+            finish(loader.call(id, args).await)
+        };
+        boxed(load, |id| tracing::debug_span!("load_user", user_id = id), raw_id)
     }
 
     fn user_type(&self) -> &'static str {
@@ -123,13 +140,10 @@ impl<L: RequestLoader> DynRequestLoader for L {
     fn load(&self, req: &HttpRequest) -> LoadFuture {
         let args = L::Args::from_request(req, &mut Payload::None);
         let loader = self.clone();
-        let span = tracing::debug_span!("request_loader");
-        Box::pin(
-            async move {
-                let args = args.await.map_err(|e| args_error(e.into()))?;
-                finish(loader.call(args).await)
-            }
-            .instrument(span),
-        )
+        let load = async move {
+            let args = args.await.map_err(|e| args_error(e.into()))?;
+            finish(loader.call(args).await)
+        };
+        boxed(load, |_| tracing::debug_span!("request_loader"), "")
     }
 }

@@ -5,7 +5,6 @@ use actix_session::SessionExt;
 use actix_web::HttpRequest;
 use actix_web::web::Query;
 
-use crate::AUTH_KEY;
 use std::time::Duration;
 
 use crate::error::LoginError;
@@ -15,7 +14,8 @@ use crate::remember::Token;
 use std::rc::Rc;
 
 use crate::state::{
-    CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, with_state,
+    CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, remove_login,
+    with_state,
 };
 use crate::url::is_safe_next;
 use crate::user::AuthUser;
@@ -128,10 +128,10 @@ pub fn login_user_with<U: AuthUser + Clone>(
         // A remember cookie of an earlier login must not outlive this one.
         (_, false) => remember_cookie(req, manager).map(|_| CookieOp::Clear),
     };
-    let record = LoginRecord::new(req, manager, user_id.clone(), user.hash_digest(), options.fresh);
+    let record = LoginRecord::new(req, manager, user.hash_digest(), options.fresh);
     let session = req.get_session();
     session.renew();
-    record.write(&session)?;
+    record.write(&session, &user_id)?;
     // From here on this request's current user is this one, as in Flask-Login: no loader call.
     let shared: SharedUser = Rc::new(user.clone());
     with_state(req, |state| {
@@ -157,8 +157,8 @@ pub fn login_user_with<U: AuthUser + Clone>(
 pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
     let session = req.get_session();
-    let record = current_record(req)?;
-    if session.remove(AUTH_KEY).is_some() {
+    let record = current_record(req);
+    if remove_login(&session) {
         session.renew();
     }
     let carried_cookie = remember_cookie(req, manager).is_some();
@@ -172,7 +172,7 @@ pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
             _ => None,
         }
     });
-    let user_id = record.map(|r| r.user_id).or_else(|| user.as_ref().and_then(|u| u.get_id()));
+    let user_id = record.map(|(_, id)| id).or_else(|| user.as_ref().and_then(|u| u.get_id()));
     if user_id.is_some() {
         tracing::info!(user_id, "user logged out");
         emit(&manager.settings().hooks, req, LoginEventKind::LoggedOut, user.as_ref(), user_id);
@@ -184,7 +184,7 @@ pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
 /// `confirm_login`), and renews the session id. Does nothing without a login in the session.
 pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
-    let Some(mut record) = current_record(req)? else {
+    let Some((mut record, user_id)) = current_record(req) else {
         return Ok(());
     };
     record.fresh_at = Some(manager.now());
@@ -192,8 +192,7 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
     record.ident = client_ident(req, manager);
     let session = req.get_session();
     session.renew();
-    record.write(&session)?;
-    let user_id = record.user_id.clone();
+    record.write(&session, &user_id)?;
     let user = with_state(req, |state| {
         state.record = Some(record);
         state.source = Some(Source::Session);
@@ -213,9 +212,7 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
 pub fn login_fresh(req: &HttpRequest) -> bool {
     let (max_age, now) = LoginManager::from_request(req).map_or((0, 0), |m| (m.settings().fresh_max_age, m.now()));
     current_record(req)
-        .ok()
-        .flatten()
-        .and_then(|r| r.fresh_at)
+        .and_then(|(r, _)| r.fresh_at)
         .is_some_and(|at| max_age == 0 || now.saturating_sub(at) <= max_age)
 }
 
@@ -227,7 +224,7 @@ pub fn login_remembered(req: &HttpRequest) -> bool {
         return false;
     };
     let Some(token) = remember.decode(cookie.value(), manager.now()) else { return false };
-    current_record(req).ok().flatten().is_some_and(|r| r.user_id == token.user_id)
+    current_record(req).is_some_and(|(_, id)| id == token.user_id)
 }
 
 /// The page to return to after logging in: the `next` query parameter (or the one kept in the

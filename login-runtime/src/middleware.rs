@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
-use crate::state::{AUTH_KEY, CookieOp, RequestState};
+use crate::state::{CookieOp, RequestState, has_login, remove_login};
 
 /// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
 /// wrap it around the app after actix-session's `SessionMiddleware`, so that it runs outside
@@ -86,26 +86,38 @@ where
         };
         // actix-session takes the session's state when it saves it: a login still in the
         // session now was never saved.
-        if wrote_login && res.request().get_session().contains_key(AUTH_KEY) {
-            // Registered in the wrong order, the session middleware still runs after this: the
-            // refused login must not reach it.
-            res.request().get_session().remove(AUTH_KEY);
-            let error = LoginError::SessionMiddlewareMissing;
-            tracing::error!(%error, "login error");
-            let (req, _) = res.into_parts();
-            let response = error.error_response().map_into_right_body();
-            return Poll::Ready(Ok(ServiceResponse::new(req, response)));
+        if wrote_login && has_login(&res.request().get_session()) {
+            return Poll::Ready(Ok(unsaved_login(res)));
         }
-        let manager = res.request().app_data::<LoginManager>().cloned();
-        if let (Some(op), Some(remember)) = (cookie, manager.as_ref().and_then(|m| m.settings().remember.as_ref())) {
-            let cookie = match op {
-                CookieOp::Set { value, lifetime } => remember.set_cookie(value, lifetime),
-                CookieOp::Clear => remember.clear_cookie(),
-            };
-            if let Err(error) = res.response_mut().add_cookie(&cookie) {
-                tracing::error!(%error, "could not set the remember cookie");
-            }
+        if let Some(op) = cookie {
+            set_remember_cookie(&mut res, op);
         }
         Poll::Ready(Ok(res.map_into_left_body()))
     }
+}
+
+/// Sets or clears the remember cookie on the response.
+fn set_remember_cookie<B>(res: &mut ServiceResponse<B>, op: CookieOp) {
+    let manager = res.request().app_data::<LoginManager>().cloned();
+    if let Some(remember) = manager.as_ref().and_then(|m| m.settings().remember.as_ref()) {
+        let cookie = match op {
+            CookieOp::Set { value, lifetime } => remember.set_cookie(value, lifetime),
+            CookieOp::Clear => remember.clear_cookie(),
+        };
+        if let Err(error) = res.response_mut().add_cookie(&cookie) {
+            tracing::error!(%error, "could not set the remember cookie");
+        }
+    }
+}
+
+/// The answer to a request whose login the session middleware did not save.
+#[cold]
+fn unsaved_login<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, BoxBody>> {
+    // Registered in the wrong order, the session middleware still runs after this: the
+    // refused login must not reach it.
+    remove_login(&res.request().get_session());
+    let error = LoginError::SessionMiddlewareMissing;
+    tracing::error!(%error, "login error");
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, error.error_response().map_into_right_body())
 }

@@ -1,13 +1,13 @@
 //! What the session records about a login, and the per-request state that loads the user at
 //! most once, lazily.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use actix_session::{Session, SessionExt};
 use actix_web::{HttpMessage, HttpRequest};
-use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -20,178 +20,257 @@ use crate::manager::{LoginManager, SessionProtection};
 use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
 
-/// The one session key that holds a login. Other keys the runtime uses: `_flashes` (messages)
-/// and `_next` (with `use_session_for_next`).
-pub(crate) const AUTH_KEY: &str = "_u";
+/// The session key of a login starts with this; the rest of the key is the login record (see
+/// [`LoginRecord`]). Other keys the runtime uses: `_flashes` (messages) and `_next` (with
+/// `use_session_for_next`).
+pub(crate) const LOGIN_PREFIX: &str = "_u:";
 
-/// A login as the session stores it. It is read on every request and, with the cookie store,
-/// every byte of it is decrypted on every request: so it is one short string with nothing to
-/// escape, parsed by hand:
-/// `1:<login at>:<fresh at>:<seen at>:<hash digest>:<client ident>:<user id>`, times in base 36
-/// (fresh and seen as offsets from the login), empty fields for what is absent, the id last
-/// since it may contain anything.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A login as the session stores it, next to the user's id.
+///
+/// It is read on every request, and with the cookie store every byte of the session is
+/// decrypted, base64- and percent-decoded and JSON-parsed on every request (about 90
+/// instructions a byte, measured): so the record is short, and it is the session *key*, with
+/// the number `0` as its value. A session value is a JSON text kept in a JSON string (a string
+/// value costs four escaped bytes and serde's slow path); a key is a plain JSON string, which
+/// this text never needs to escape (unless the user id does).
+///
+/// The text: a flags digit, then fixed-width base64url fields (only those the flags announce),
+/// then the user id: `<flags><login at: 6><fresh at: 6>?<seen at: 6>?<hash digest: 8>?
+/// <client ident: 8 or 11>?<id>`. The flags: bits 0-1 freshness (0 stale, 1 fresh since the
+/// login, 2 fresh since `fresh at`), bit 2 `seen at`, bit 3 the session-hash digest, bits 4-5
+/// the client identifier (1: 48 bits, keyed; 2: 64 bits, unkeyed). The value 3 in either
+/// two-bit group is unused: a later format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LoginRecord {
-    /// The user's id.
-    pub(crate) user_id: String,
+    /// When this login started (seconds).
+    pub(crate) login_at: u64,
     /// When the user last proved who they are (a fresh login); absent once the login is stale.
     pub(crate) fresh_at: Option<u64>,
-    /// When this login started.
-    pub(crate) login_at: u64,
     /// When the last request was recorded (only kept with an idle timeout).
     pub(crate) seen_at: Option<u64>,
     /// A digest of the user's session hash at login (never the hash itself).
-    pub(crate) hash: Option<String>,
+    pub(crate) hash: Option<u64>,
     /// Digest of the client's address and user agent, for session protection.
-    pub(crate) ident: Option<u64>,
+    pub(crate) ident: Option<Ident>,
 }
+
+/// The session-protection digest of a client: 48 bits when keyed with the manager's secret key
+/// (it can only be guessed online), 64 bits when not (an unkeyed digest can be searched
+/// offline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ident {
+    Keyed(u64),
+    Unkeyed(u64),
+}
+
+const FRESH_SINCE_LOGIN: u8 = 1;
+const FRESH_SINCE: u8 = 2;
+const SEEN_AT: u8 = 4;
+const HASH: u8 = 8;
+const IDENT_KEYED: u8 = 16;
+const IDENT_UNKEYED: u8 = 32;
+/// Width of a time field: 36 bits, enough until the year 4147.
+const TIME_DIGITS: usize = 6;
+/// Width of a 48-bit digest field.
+const SHORT_DIGITS: usize = 8;
+/// Width of a 64-bit digest field.
+const LONG_DIGITS: usize = 11;
 
 impl LoginRecord {
     /// A login starting now, for this request's client.
-    pub(crate) fn new(
-        req: &HttpRequest,
-        manager: &LoginManager,
-        user_id: String,
-        hash: Option<String>,
-        fresh: bool,
-    ) -> Self {
+    pub(crate) fn new(req: &HttpRequest, manager: &LoginManager, hash: Option<u64>, fresh: bool) -> Self {
         let now = manager.now();
         Self {
-            user_id,
-            fresh_at: fresh.then_some(now),
             login_at: now,
-            hash,
+            fresh_at: fresh.then_some(now),
             seen_at: manager.activity_interval().map(|_| now),
+            hash,
             ident: client_ident(req, manager),
         }
     }
 
-    pub(crate) fn read(session: &Session) -> Result<Option<Self>, LoginError> {
+    /// The login in the session and the user id it is for; `None` without one.
+    pub(crate) fn read(session: &Session) -> Option<(Self, String)> {
         let entries = session.entries();
-        let Some(raw) = entries.get(AUTH_KEY) else { return Ok(None) };
-        // The value is a JSON string; without escapes it is the text between the quotes.
-        let record = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).filter(|r| !r.contains('\\')) {
-            Some(text) => Self::decode(text),
-            None => serde_json::from_str::<String>(raw).ok().and_then(|text| Self::decode(&text)),
+        let text = find_login(&entries)?;
+        let found = Self::decode(text).map(|(record, id)| (record, id.to_owned()));
+        if found.is_none() {
+            unreadable();
+        }
+        found
+    }
+
+    /// Makes this the session's login (replacing any other).
+    pub(crate) fn write(&self, session: &Session, user_id: &str) -> Result<(), LoginError> {
+        remove_login(session);
+        session
+            .insert(format!("{LOGIN_PREFIX}{}", self.encode(user_id)), 0)
+            .map_err(|e| LoginError::Session(e.to_string()))
+    }
+
+    fn encode(&self, user_id: &str) -> String {
+        let mut out = String::with_capacity(1 + TIME_DIGITS * 3 + SHORT_DIGITS + LONG_DIGITS + user_id.len());
+        let fresh_since_login = self.fresh_at == Some(self.login_at);
+        let fresh_since = self.fresh_at.filter(|_| !fresh_since_login);
+        let mut flags = 0;
+        for (present, flag) in [
+            (fresh_since_login, FRESH_SINCE_LOGIN),
+            (fresh_since.is_some(), FRESH_SINCE),
+            (self.seen_at.is_some(), SEEN_AT),
+            (self.hash.is_some(), HASH),
+            (matches!(self.ident, Some(Ident::Keyed(_))), IDENT_KEYED),
+            (matches!(self.ident, Some(Ident::Unkeyed(_))), IDENT_UNKEYED),
+        ] {
+            if present {
+                flags |= flag;
+            }
+        }
+        out.push(char::from(B64_DIGITS[usize::from(flags)]));
+        push_digits(&mut out, self.login_at, TIME_DIGITS);
+        let ident = match self.ident {
+            Some(Ident::Keyed(value)) => Some((value, SHORT_DIGITS)),
+            Some(Ident::Unkeyed(value)) => Some((value, LONG_DIGITS)),
+            None => None,
         };
-        if record.is_none() {
-            // A record this version cannot read is no login, not a server error.
-            tracing::warn!("ignoring an unreadable login record");
+        for (value, digits) in [
+            fresh_since.map(|at| (at, TIME_DIGITS)),
+            self.seen_at.map(|at| (at, TIME_DIGITS)),
+            self.hash.map(|hash| (hash, SHORT_DIGITS)),
+            ident,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            push_digits(&mut out, value, digits);
         }
-        Ok(record)
-    }
-
-    pub(crate) fn write(&self, session: &Session) -> Result<(), LoginError> {
-        session.insert(AUTH_KEY, self.encode()).map_err(|e| LoginError::Session(e.to_string()))
-    }
-
-    fn encode(&self) -> String {
-        let mut out = String::with_capacity(32 + self.user_id.len());
-        out.push_str("1:");
-        push_base36(&mut out, self.login_at);
-        out.push(':');
-        if let Some(at) = self.fresh_at {
-            push_base36(&mut out, at.saturating_sub(self.login_at));
-        }
-        out.push(':');
-        if let Some(at) = self.seen_at {
-            push_base36(&mut out, at.saturating_sub(self.login_at));
-        }
-        out.push(':');
-        out.push_str(self.hash.as_deref().unwrap_or_default());
-        out.push(':');
-        if let Some(ident) = self.ident {
-            push_base36(&mut out, ident);
-        }
-        out.push(':');
-        out.push_str(&self.user_id);
+        out.push_str(user_id);
         out
     }
 
-    fn decode(text: &str) -> Option<Self> {
-        // Six fields before the id; a byte scan is cheaper than `str::splitn` here.
-        let mut fields = [""; 6];
-        let mut rest = text;
-        for field in &mut fields {
-            let end = rest.bytes().position(|b| b == b':')?;
-            *field = &rest[..end];
-            rest = &rest[end + 1..];
-        }
-        let [version, login_at, fresh_at, seen_at, hash, ident] = fields;
-        if version != "1" || rest.is_empty() {
+    /// The record and the user id in `text`.
+    fn decode(text: &str) -> Option<(Self, &str)> {
+        let bytes = text.as_bytes();
+        let flags = digit_value(*bytes.first()?)?;
+        let both = |a: u8, b: u8| flags & (a | b) == a | b;
+        if both(FRESH_SINCE_LOGIN, FRESH_SINCE) || both(IDENT_KEYED, IDENT_UNKEYED) {
             return None;
         }
-        let login_at = parse_base36(login_at)?;
-        let offset = |s: &str| -> Option<Option<u64>> {
-            if s.is_empty() { Some(None) } else { parse_base36(s).map(|d| Some(login_at.saturating_add(d))) }
+        let mut at = 1;
+        let mut field = |present: bool, digits: usize| -> Option<Option<u64>> {
+            if !present {
+                return Some(None);
+            }
+            let value = parse_digits(bytes.get(at..at + digits)?)?;
+            at += digits;
+            Some(Some(value))
         };
-        Some(Self {
-            user_id: rest.to_owned(),
-            fresh_at: offset(fresh_at)?,
-            login_at,
-            seen_at: offset(seen_at)?,
-            hash: (!hash.is_empty()).then(|| hash.to_owned()),
-            ident: if ident.is_empty() { None } else { Some(parse_base36(ident)?) },
-        })
+        let login_at = field(true, TIME_DIGITS)??;
+        let fresh_since = field(flags & FRESH_SINCE != 0, TIME_DIGITS)?;
+        let seen_at = field(flags & SEEN_AT != 0, TIME_DIGITS)?;
+        let hash = field(flags & HASH != 0, SHORT_DIGITS)?;
+        let ident =
+            match (field(flags & IDENT_KEYED != 0, SHORT_DIGITS)?, field(flags & IDENT_UNKEYED != 0, LONG_DIGITS)?) {
+                (Some(value), _) => Some(Ident::Keyed(value)),
+                (_, Some(value)) => Some(Ident::Unkeyed(value)),
+                _ => None,
+            };
+        let fresh_at = if flags & FRESH_SINCE_LOGIN != 0 { Some(login_at) } else { fresh_since };
+        // Every byte before `at` is an ASCII digit, so `at` is a character boundary.
+        let id = text.get(at..).filter(|id| !id.is_empty())?;
+        Some((Self { login_at, fresh_at, seen_at, hash, ident }, id))
     }
 }
 
-fn push_base36(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 13];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize];
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+/// The record text of the session's login, if it has one.
+fn find_login(entries: &HashMap<String, String>) -> Option<&str> {
+    // A handful of entries: a scan costs less than hashing the key for a lookup would.
+    entries.keys().find_map(|key| key.strip_prefix(LOGIN_PREFIX))
 }
 
-fn parse_base36(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 13 {
+/// Whether the session holds a login.
+pub(crate) fn has_login(session: &Session) -> bool {
+    find_login(&session.entries()).is_some()
+}
+
+/// Removes the session's login; whether there was one.
+pub(crate) fn remove_login(session: &Session) -> bool {
+    let keys: Vec<String> = session.entries().keys().filter(|k| k.starts_with(LOGIN_PREFIX)).cloned().collect();
+    for key in &keys {
+        session.remove(key);
+    }
+    !keys.is_empty()
+}
+
+#[cold]
+fn unreadable() {
+    // A record this version cannot read is no login, not a server error.
+    tracing::warn!("ignoring an unreadable login record");
+}
+
+const B64_DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The value of each base64url digit, 255 for bytes that are not one.
+const DIGIT_VALUES: [u8; 256] = {
+    let mut values = [255u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        values[B64_DIGITS[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+
+fn digit_value(b: u8) -> Option<u8> {
+    let value = DIGIT_VALUES[usize::from(b)];
+    (value < 64).then_some(value)
+}
+
+/// `n` as `digits` base64url digits, most significant first (saturated to what fits).
+fn push_digits(out: &mut String, n: u64, digits: usize) {
+    let n = if digits * 6 < 64 { n.min((1 << (digits * 6)) - 1) } else { n };
+    for i in (0..digits).rev() {
+        out.push(char::from(B64_DIGITS[((n >> (6 * i)) & 63) as usize]));
+    }
+}
+
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    // 11 digits hold 66 bits: the first of them carries at most 4.
+    if digits.len() * 6 > 64 && digit_value(digits[0])? >= 16 {
         return None;
     }
-    s.bytes().try_fold(0u64, |n, b| {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'z' => b - b'a' + 10,
-            _ => return None,
-        };
-        n.checked_mul(36)?.checked_add(u64::from(d))
-    })
+    digits.iter().try_fold(0u64, |n, &b| Some((n << 6) | u64::from(digit_value(b)?)))
 }
 
-/// The digest of a session hash, as stored in the session: 128 bits of SHA-256.
+/// The digest of a session hash, as stored in the session: 48 bits of SHA-256. It only has to
+/// change when the hash does (a change goes unnoticed with odds of 2^-48).
 pub(crate) trait SessionHashed {
-    fn hash_digest(&self) -> Option<String>;
+    fn hash_digest(&self) -> Option<u64>;
 }
 
 impl<U: AuthUser + ?Sized> SessionHashed for U {
-    fn hash_digest(&self) -> Option<String> {
+    fn hash_digest(&self) -> Option<u64> {
         self.session_hash().map(|h| {
             let digest = Sha256::digest(h);
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+            u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes")) >> 16
         })
     }
 }
 
 /// Whether the user still has the session hash the login recorded (constant-time).
-fn hash_matches(record: &LoginRecord, user: &SharedUser) -> bool {
-    match (&record.hash, user.hash_digest()) {
+fn hash_matches(recorded: Option<u64>, user: &SharedUser) -> bool {
+    match (recorded, user.hash_digest()) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.as_bytes().ct_eq(b.as_bytes()).into(),
+        (Some(a), Some(b)) => a.to_be_bytes().ct_eq(&b.to_be_bytes()).into(),
         _ => false,
     }
 }
 
-/// The session-protection digest of the client's address and user agent, 64 bits: SipHash-2-4
-/// keyed with the manager's [secret key](LoginManager::secret_key), or SHA-256 without one.
+/// The session-protection digest of the client's address and user agent: 48 bits of SipHash-2-4
+/// keyed with the manager's [secret key](LoginManager::secret_key), or 64 bits of SHA-256
+/// without one.
 /// Either way a thief who knows the victim's address and user agent cannot craft a user agent
 /// that passes for the victim's client from elsewhere.
-pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<u64> {
+pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<Ident> {
     let settings = manager.settings();
     if settings.protection == SessionProtection::Off {
         return None;
@@ -222,7 +301,7 @@ pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<
             h.write(addr);
             h.write_u8(b'|');
             h.write(agent);
-            h.finish()
+            Ident::Keyed(h.finish() >> 16)
         }
         None => {
             let mut h = Sha256::new();
@@ -230,7 +309,7 @@ pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<
             h.update(addr);
             h.update(b"|");
             h.update(agent);
-            u64::from_be_bytes(h.finalize()[..8].try_into().expect("SHA-256 has 32 bytes"))
+            Ident::Unkeyed(u64::from_be_bytes(h.finalize()[..8].try_into().expect("SHA-256 has 32 bytes")))
         }
     })
 }
@@ -261,7 +340,7 @@ pub(crate) enum CookieOp {
 /// request first looks at it.
 pub(crate) struct TestLogin {
     pub(crate) user_id: String,
-    pub(crate) hash: Option<String>,
+    pub(crate) hash: Option<u64>,
     pub(crate) fresh: bool,
 }
 
@@ -305,9 +384,10 @@ pub(crate) fn remember_cookie(req: &HttpRequest, manager: &LoginManager) -> Opti
 
 /// Ends the login in this session (timeouts, protection, a vanished user, a changed session
 /// hash): the login key goes, the session id is renewed, other data stays.
+#[cold]
 fn end_login(req: &HttpRequest, session: &Session, why: &str) {
     tracing::info!(reason = why, "ending a login");
-    session.remove(AUTH_KEY);
+    remove_login(session);
     session.renew();
     with_state(req, |state| state.record = None);
 }
@@ -322,12 +402,12 @@ enum Start {
 /// request, or by waiting for a load another extractor started.
 pub(crate) enum UserFuture {
     Ready(Option<UserResult>),
-    Leader { load: LoadFuture, req: HttpRequest, source: Source, finished: bool },
+    Leader { load: LoadFuture, req: HttpRequest, manager: LoginManager, source: Source, finished: bool },
     Follower { req: HttpRequest },
 }
 
 impl UserFuture {
-    pub(crate) fn new(req: &HttpRequest, manager: &LoginManager) -> Self {
+    pub(crate) fn new(req: &HttpRequest) -> Self {
         let test_login = {
             let mut ext = req.extensions_mut();
             match ext.get_mut::<RequestState>() {
@@ -340,6 +420,10 @@ impl UserFuture {
                 },
             }
         };
+        let manager = match LoginManager::from_request(req) {
+            Ok(manager) => manager,
+            Err(error) => return Self::Ready(Some(Err(error))),
+        };
         emit(&manager.settings().hooks, req, LoginEventKind::Accessed, None, None);
         match start(req, manager, test_login) {
             Ok(Start::Load { load, source, record }) => {
@@ -348,7 +432,7 @@ impl UserFuture {
                     state.record = record;
                     state.source = Some(source.clone());
                 });
-                Self::Leader { load, req: req.clone(), source, finished: false }
+                Self::Leader { load, req: req.clone(), manager: manager.clone(), source, finished: false }
             }
             // Anonymous, decided without any async work. Not cached: finding that out again
             // is as cheap as a cache.
@@ -358,61 +442,99 @@ impl UserFuture {
     }
 }
 
+/// What the session's login says, decided while the session is borrowed.
+enum Verdict {
+    /// No login (or one this version cannot read): try the next source.
+    NoLogin,
+    /// The login timed out: end it, then try the next source.
+    Ended(&'static str),
+    /// Strong protection ended the login (the user id is for the event).
+    Protected(String),
+    /// Load the user; `write` holds the id when the record changed and must be written back.
+    Load { load: LoadFuture, record: LoginRecord, write: Option<String> },
+}
+
 /// The synchronous part of loading: read the session, enforce timeouts and session
 /// protection, and pick the loader to run, if any.
 fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<TestLogin>) -> Result<Start, LoginError> {
     let settings = manager.settings();
     let session = req.get_session();
-    let mut record = LoginRecord::read(&session)?;
-    if let (None, Some(test)) = (&record, test_login) {
-        let written = LoginRecord::new(req, manager, test.user_id, test.hash, test.fresh);
-        written.write(&session)?;
-        record = Some(written);
+    if let Some(test) = test_login
+        && !has_login(&session)
+    {
+        LoginRecord::new(req, manager, test.hash, test.fresh).write(&session, &test.user_id)?;
     }
-    if let Some(mut rec) = record {
-        let now = manager.now();
-        let seen_at = rec.seen_at.unwrap_or(rec.login_at);
-        if settings.absolute_timeout.is_some_and(|t| now.saturating_sub(rec.login_at) > t) {
-            end_login(req, &session, "absolute timeout");
-        } else if settings.idle_timeout.is_some_and(|t| now.saturating_sub(seen_at) > t) {
-            end_login(req, &session, "idle timeout");
-        } else {
-            let mut changed = false;
-            if let Some(recorded) = rec.ident
-                && client_ident(req, manager).is_some_and(|current| current != recorded)
-            {
-                match settings.protection {
-                    SessionProtection::Off => {}
-                    SessionProtection::Basic => {
-                        if rec.fresh_at.take().is_some() {
-                            changed = true;
-                        }
-                        emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(rec.user_id.clone()));
-                    }
-                    SessionProtection::Strong => {
-                        end_login(req, &session, "session protection");
-                        emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(rec.user_id.clone()));
-                        if remember_cookie(req, manager).is_some() {
-                            with_state(req, |state| state.cookie = Some(CookieOp::Clear));
-                        }
-                        return next_source(req, manager, false);
-                    }
+    let verdict = {
+        let entries = session.entries();
+        match find_login(&entries) {
+            None => Verdict::NoLogin,
+            Some(text) => match LoginRecord::decode(text) {
+                None => {
+                    unreadable();
+                    Verdict::NoLogin
                 }
+                Some((record, id)) => check(req, manager, record, id),
+            },
+        }
+    };
+    match verdict {
+        Verdict::NoLogin => {}
+        Verdict::Ended(why) => end_login(req, &session, why),
+        Verdict::Load { load, record, write } => {
+            if let Some(id) = write {
+                record.write(&session, &id)?;
             }
-            if let Some(interval) = manager.activity_interval()
-                && now.saturating_sub(seen_at) >= interval
-            {
-                rec.seen_at = Some(now);
-                changed = true;
+            return Ok(Start::Load { load, source: Source::Session, record: Some(record) });
+        }
+        Verdict::Protected(user_id) => {
+            end_login(req, &session, "session protection");
+            emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(user_id));
+            if remember_cookie(req, manager).is_some() {
+                with_state(req, |state| state.cookie = Some(CookieOp::Clear));
             }
-            if changed {
-                rec.write(&session)?;
-            }
-            let load = settings.loader.load(&rec.user_id, req);
-            return Ok(Start::Load { load, source: Source::Session, record: Some(rec) });
+            return next_source(req, manager, false);
         }
     }
     next_source(req, manager, true)
+}
+
+/// Timeouts and session protection for the login `record` of user `id`.
+fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id: &str) -> Verdict {
+    let settings = manager.settings();
+    if settings.absolute_timeout.is_some() || settings.idle_timeout.is_some() {
+        let now = manager.now();
+        let seen_at = record.seen_at.unwrap_or(record.login_at);
+        if settings.absolute_timeout.is_some_and(|t| now.saturating_sub(record.login_at) > t) {
+            return Verdict::Ended("absolute timeout");
+        }
+        if settings.idle_timeout.is_some_and(|t| now.saturating_sub(seen_at) > t) {
+            return Verdict::Ended("idle timeout");
+        }
+    }
+    let mut changed = false;
+    if let Some(recorded) = record.ident
+        && client_ident(req, manager).is_some_and(|current| current != recorded)
+    {
+        match settings.protection {
+            SessionProtection::Off => {}
+            SessionProtection::Basic => {
+                changed |= record.fresh_at.take().is_some();
+                emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(id.to_owned()));
+            }
+            SessionProtection::Strong => return Verdict::Protected(id.to_owned()),
+        }
+    }
+    if let Some(interval) = manager.activity_interval() {
+        let now = manager.now();
+        if now.saturating_sub(record.seen_at.unwrap_or(record.login_at)) >= interval {
+            record.seen_at = Some(now);
+            changed = true;
+        }
+    }
+    // The loader parses the id now and runs its extractors when first polled, after the
+    // session is no longer borrowed.
+    let load = settings.loader.load(id, req);
+    Verdict::Load { load, record, write: changed.then(|| id.to_owned()) }
 }
 
 /// No login in the session: the remember cookie, then the request loader.
@@ -450,17 +572,16 @@ impl Future for UserFuture {
         let this = self.get_mut();
         match this {
             Self::Ready(result) => Poll::Ready(result.take().expect("UserFuture polled after completion")),
-            Self::Leader { load, req, source, finished } => loop {
+            Self::Leader { load, req, manager, source, finished } => loop {
                 let result = match load.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
-                let result = match result.and_then(|user| accept(req, source, user)) {
+                let result = match result.and_then(|user| accept(req, manager, source, user)) {
                     // A session login or a remember cookie that did not work does not stop the
                     // next source: the remember cookie, then the request loader (Flask-Login
                     // #901).
                     Ok(None) if *source != Source::Request => {
-                        let manager = LoginManager::from_request(req)?;
                         let next = match source {
                             Source::Session => next_source(req, manager, true)?,
                             _ => request_loader(req, manager)?,
@@ -533,11 +654,14 @@ impl Drop for UserFuture {
 }
 
 /// Checks a freshly loaded user against where it came from.
-fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
-    let result = accept_from(req, source, user);
+fn accept(req: &HttpRequest, manager: &LoginManager, source: &Source, user: Option<SharedUser>) -> UserResult {
+    let result = accept_from(req, manager, source, user);
     // The request's span (e.g. tracing-actix-web's root span, declared with
-    // `user_id = tracing::field::Empty`) carries the user id from here on.
-    if let Ok(Some(user)) = &result {
+    // `user_id = tracing::field::Empty`) carries the user id from here on. Without a
+    // subscriber there is no span to look for.
+    if let Ok(Some(user)) = &result
+        && tracing::dispatcher::has_been_set()
+    {
         let span = tracing::Span::current();
         if !span.is_disabled()
             && let Some(id) = user.get_id()
@@ -548,8 +672,7 @@ fn accept(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserR
     result
 }
 
-fn accept_from(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> UserResult {
-    let manager = LoginManager::from_request(req)?;
+fn accept_from(req: &HttpRequest, manager: &LoginManager, source: &Source, user: Option<SharedUser>) -> UserResult {
     let settings = manager.settings();
     match source {
         Source::Request => {
@@ -559,12 +682,9 @@ fn accept_from(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> 
             Ok(user)
         }
         Source::Session => {
-            let valid = |user: &SharedUser| {
-                let ext = req.extensions();
-                ext.get::<RequestState>().and_then(|s| s.record.as_ref()).is_some_and(|r| hash_matches(r, user))
-            };
+            let recorded = req.extensions().get::<RequestState>().and_then(|s| s.record).and_then(|r| r.hash);
             match user {
-                Some(user) if valid(&user) => {
+                Some(user) if hash_matches(recorded, &user) => {
                     refresh_remember_cookie(req, manager, &user);
                     Ok(Some(user))
                 }
@@ -586,10 +706,10 @@ fn accept_from(req: &HttpRequest, source: &Source, user: Option<SharedUser>) -> 
             };
             // A new login, not fresh, with a new session id; the client identifier is stored
             // so that strong protection keeps this session (Flask-Login #248, #685).
-            let record = LoginRecord::new(req, manager, token.user_id.clone(), user.hash_digest(), false);
+            let record = LoginRecord::new(req, manager, user.hash_digest(), false);
             let session = req.get_session();
             session.renew();
-            record.write(&session)?;
+            record.write(&session, &token.user_id)?;
             with_state(req, |state| state.record = Some(record));
             emit(&settings.hooks, req, LoginEventKind::LoadedFromCookie, Some(&user), None);
             refresh_remember_cookie(req, manager, &user);
@@ -618,8 +738,8 @@ fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &Sha
     });
 }
 
-/// The login record in force for this request, as the session has it now.
-pub(crate) fn current_record(req: &HttpRequest) -> Result<Option<LoginRecord>, LoginError> {
+/// The login in force for this request, as the session has it now, and its user id.
+pub(crate) fn current_record(req: &HttpRequest) -> Option<(LoginRecord, String)> {
     LoginRecord::read(&req.get_session())
 }
 
@@ -629,51 +749,71 @@ mod tests {
 
     #[test]
     fn record_round_trips() {
-        for record in [
-            LoginRecord {
-                user_id: "42".into(),
-                fresh_at: Some(1_764_000_100),
-                login_at: 1_764_000_000,
-                seen_at: Some(1_764_000_200),
-                hash: Some("abc-_".into()),
-                ident: Some(u64::MAX),
-            },
-            LoginRecord {
-                user_id: "zoë:ünï:\"x\"".into(),
-                fresh_at: None,
-                login_at: 0,
-                seen_at: None,
-                hash: None,
-                ident: None,
-            },
-        ] {
-            let text = record.encode();
-            assert_eq!(LoginRecord::decode(&text), Some(record.clone()), "{text}");
-        }
-        let compact = LoginRecord {
-            user_id: "1".into(),
-            fresh_at: Some(1_764_000_000),
+        let full = LoginRecord {
             login_at: 1_764_000_000,
+            fresh_at: Some(1_764_000_100),
+            seen_at: Some(1_764_000_200),
+            hash: Some((1 << 48) - 1),
+            ident: Some(Ident::Unkeyed(u64::MAX)),
+        };
+        let empty = LoginRecord { login_at: 0, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let fresh = LoginRecord { fresh_at: Some(1_764_000_000), ident: Some(Ident::Keyed(12_345)), ..full };
+        for record in [full, empty, fresh, LoginRecord { ident: None, ..full }] {
+            for id in ["42", "zoë:ünï:\"x\"", "a"] {
+                let text = record.encode(id);
+                assert_eq!(LoginRecord::decode(&text), Some((record, id)), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn record_is_compact() {
+        // A fresh login with (keyed) session protection: flags, login time, client digest, id.
+        let record = LoginRecord {
+            login_at: 1_764_000_000,
+            fresh_at: Some(1_764_000_000),
             seen_at: None,
             hash: None,
-            ident: Some(7),
+            ident: Some(Ident::Keyed(7)),
         };
-        assert_eq!(compact.encode(), "1:t68n40:0:::7:1");
+        assert_eq!(record.encode("1"), "RBpJIEAAAAAAAAH1");
+    }
+
+    #[test]
+    fn the_login_is_the_key_of_its_entry() {
+        let record = LoginRecord { login_at: 1, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let mut entries = HashMap::new();
+        entries.insert("_user".to_owned(), "1".to_owned());
+        assert_eq!(find_login(&entries), None);
+        entries.insert(format!("{LOGIN_PREFIX}{}", record.encode("ada")), "0".to_owned());
+        let text = find_login(&entries).unwrap();
+        assert_eq!(LoginRecord::decode(text), Some((record, "ada")));
+        // As the cookie store writes it: nothing escaped.
+        let json = serde_json::to_string(&entries).unwrap();
+        assert!(json.contains(r#""_u:AAAAAABada":"0""#), "{json}");
     }
 
     #[test]
     fn record_rejects_garbage() {
         for text in [
             "",
-            "1",
-            "2:a:::::1",
-            "1:!:::::1",
-            "1:a:::::",
-            "1:a:::::"[..5].into(),
-            "1:zzzzzzzzzzzzzz:::::1",
-            "1:a::::zzzzzzzzzzzzzz:1",
+            "R",
+            "RBpJIE",              // no id
+            "DBpJIEBpJIE1",        // fresh since login and since another time
+            "wBpJIEAAAAAAAAH1",    // both kinds of client digest
+            "RBpJ!EAAAAAAAAH1",    // not a digit
+            "gBpJIEA_AAAAAAAAAA1", // a digest over 64 bits
+            "RBpJIEAAAAAAAAH",     // no id after the digest
+            "1:t68n40:0:::7:1",    // the first format
         ] {
             assert_eq!(LoginRecord::decode(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn times_saturate_at_36_bits() {
+        let record = LoginRecord { login_at: u64::MAX, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let text = record.encode("1");
+        assert_eq!(LoginRecord::decode(&text).map(|(r, _)| r.login_at), Some((1 << 36) - 1));
     }
 }

@@ -672,11 +672,14 @@ async fn unreadable_login_record_is_no_login_not_an_error() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route(
         "/garble",
-        // Every entry the runtime keeps, whatever its name, becomes something it cannot read.
+        // Every entry the runtime keeps, whatever its name, becomes something it cannot read:
+        // its value, and its key after the first four characters.
         web::post().to(|session: actix_session::Session| async move {
             let keys: Vec<String> = session.entries().keys().cloned().collect();
             for key in &keys {
-                session.insert(key, serde_json::json!({ "unexpected": [1, 2, 3] }))?;
+                session.remove(key);
+                let head: String = key.chars().take(4).collect();
+                session.insert(format!("{head}~garbled"), serde_json::json!({ "unexpected": [1, 2, 3] }))?;
             }
             Ok::<_, actix_web::Error>(format!("garbled {}", keys.len()))
         }),
