@@ -83,6 +83,7 @@ where
 
 /// Runs the hooks: each runs at once up to its first wait, and the rest of it (if any) is
 /// spawned on the worker, so a hook that only records something is done before the response.
+#[inline]
 pub(crate) fn emit(
     hooks: &[Hook],
     req: &HttpRequest,
@@ -90,9 +91,19 @@ pub(crate) fn emit(
     user: Option<&SharedUser>,
     user_id: Option<String>,
 ) {
-    if hooks.is_empty() {
-        return;
+    if !hooks.is_empty() {
+        emit_to(hooks, req, kind, user, user_id);
     }
+}
+
+#[inline(never)]
+fn emit_to(
+    hooks: &[Hook],
+    req: &HttpRequest,
+    kind: LoginEventKind,
+    user: Option<&SharedUser>,
+    user_id: Option<String>,
+) {
     let user_id = user_id.or_else(|| user.and_then(|u| u.get_id()));
     tracing::debug!(event = ?kind, user_id = user_id.as_deref(), "login event");
     let event = LoginEvent { kind, user: user.cloned(), user_id, request: req.clone() };

@@ -353,7 +353,7 @@ pub(crate) struct RequestState {
     /// `login_user` ran: the middleware checks that the session middleware saved it.
     pub(crate) wrote_login: bool,
     pub(crate) cookie: Option<CookieOp>,
-    pub(crate) test_login: Option<TestLogin>,
+    pub(crate) test_login: Option<Box<TestLogin>>,
 }
 
 impl RequestState {
@@ -402,8 +402,18 @@ enum Start {
 /// request, or by waiting for a load another extractor started.
 pub(crate) enum UserFuture {
     Ready(Option<UserResult>),
-    Leader { load: LoadFuture, req: HttpRequest, manager: LoginManager, source: Source, finished: bool },
-    Follower { req: HttpRequest },
+    Leader {
+        load: LoadFuture,
+        req: HttpRequest,
+        manager: LoginManager,
+        source: Source,
+        /// The session-hash digest of the login record, for a user from the session.
+        hash: Option<u64>,
+        finished: bool,
+    },
+    Follower {
+        req: HttpRequest,
+    },
 }
 
 impl UserFuture {
@@ -432,7 +442,8 @@ impl UserFuture {
                     state.record = record;
                     state.source = Some(source.clone());
                 });
-                Self::Leader { load, req: req.clone(), manager: manager.clone(), source, finished: false }
+                let hash = record.and_then(|r| r.hash);
+                Self::Leader { load, req: req.clone(), manager: manager.clone(), source, hash, finished: false }
             }
             // Anonymous, decided without any async work. Not cached: finding that out again
             // is as cheap as a cache.
@@ -456,7 +467,7 @@ enum Verdict {
 
 /// The synchronous part of loading: read the session, enforce timeouts and session
 /// protection, and pick the loader to run, if any.
-fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<TestLogin>) -> Result<Start, LoginError> {
+fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestLogin>>) -> Result<Start, LoginError> {
     let settings = manager.settings();
     let session = req.get_session();
     if let Some(test) = test_login
@@ -572,12 +583,12 @@ impl Future for UserFuture {
         let this = self.get_mut();
         match this {
             Self::Ready(result) => Poll::Ready(result.take().expect("UserFuture polled after completion")),
-            Self::Leader { load, req, manager, source, finished } => loop {
+            Self::Leader { load, req, manager, source, hash, finished } => loop {
                 let result = match load.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
-                let result = match result.and_then(|user| accept(req, manager, source, user)) {
+                let result = match result.and_then(|user| accept(req, manager, source, *hash, user)) {
                     // A session login or a remember cookie that did not work does not stop the
                     // next source: the remember cookie, then the request loader (Flask-Login
                     // #901).
@@ -589,6 +600,7 @@ impl Future for UserFuture {
                         if let Start::Load { load: next, source: next_source, record } = next {
                             *load = next;
                             *source = next_source.clone();
+                            *hash = record.and_then(|r| r.hash);
                             with_state(req, |state| {
                                 state.source = Some(next_source);
                                 state.record = record;
@@ -654,8 +666,14 @@ impl Drop for UserFuture {
 }
 
 /// Checks a freshly loaded user against where it came from.
-fn accept(req: &HttpRequest, manager: &LoginManager, source: &Source, user: Option<SharedUser>) -> UserResult {
-    let result = accept_from(req, manager, source, user);
+fn accept(
+    req: &HttpRequest,
+    manager: &LoginManager,
+    source: &Source,
+    hash: Option<u64>,
+    user: Option<SharedUser>,
+) -> UserResult {
+    let result = accept_from(req, manager, source, hash, user);
     // The request's span (e.g. tracing-actix-web's root span, declared with
     // `user_id = tracing::field::Empty`) carries the user id from here on. Without a
     // subscriber there is no span to look for.
@@ -672,7 +690,13 @@ fn accept(req: &HttpRequest, manager: &LoginManager, source: &Source, user: Opti
     result
 }
 
-fn accept_from(req: &HttpRequest, manager: &LoginManager, source: &Source, user: Option<SharedUser>) -> UserResult {
+fn accept_from(
+    req: &HttpRequest,
+    manager: &LoginManager,
+    source: &Source,
+    hash: Option<u64>,
+    user: Option<SharedUser>,
+) -> UserResult {
     let settings = manager.settings();
     match source {
         Source::Request => {
@@ -682,9 +706,8 @@ fn accept_from(req: &HttpRequest, manager: &LoginManager, source: &Source, user:
             Ok(user)
         }
         Source::Session => {
-            let recorded = req.extensions().get::<RequestState>().and_then(|s| s.record).and_then(|r| r.hash);
             match user {
-                Some(user) if hash_matches(recorded, &user) => {
+                Some(user) if hash_matches(hash, &user) => {
                     refresh_remember_cookie(req, manager, &user);
                     Ok(Some(user))
                 }

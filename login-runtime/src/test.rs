@@ -49,11 +49,11 @@ pub trait TestLoginExt: Sized {
 
 fn insert<M: HttpMessage, U: AuthUser>(msg: &M, user: &U, fresh: bool) {
     let mut state = RequestState::new();
-    state.test_login = Some(TestLogin {
+    state.test_login = Some(Box::new(TestLogin {
         user_id: user.get_id().expect("a test login needs a user with an id"),
         hash: user.hash_digest(),
         fresh,
-    });
+    }));
     msg.extensions_mut().insert(state);
 }
 
