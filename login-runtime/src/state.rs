@@ -588,7 +588,9 @@ impl Future for UserFuture {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
-                let result = match result.and_then(|user| accept(req, manager, source, *hash, user)) {
+                let accepted = result.and_then(|user| accept(req, manager, source, *hash, user));
+                record_user_span(&accepted);
+                let result = match accepted {
                     // A session login or a remember cookie that did not work does not stop the
                     // next source: the remember cookie, then the request loader (Flask-Login
                     // #901).
@@ -665,19 +667,11 @@ impl Drop for UserFuture {
     }
 }
 
-/// Checks a freshly loaded user against where it came from.
-fn accept(
-    req: &HttpRequest,
-    manager: &LoginManager,
-    source: &Source,
-    hash: Option<u64>,
-    user: Option<SharedUser>,
-) -> UserResult {
-    let result = accept_from(req, manager, source, hash, user);
-    // The request's span (e.g. tracing-actix-web's root span, declared with
-    // `user_id = tracing::field::Empty`) carries the user id from here on. Without a
-    // subscriber there is no span to look for.
-    if let Ok(Some(user)) = &result
+/// The request's span (e.g. tracing-actix-web's root span, declared with
+/// `user_id = tracing::field::Empty`) carries the user id from here on. Without a subscriber
+/// there is no span to look for.
+fn record_user_span(result: &UserResult) {
+    if let Ok(Some(user)) = result
         && tracing::dispatcher::has_been_set()
     {
         let span = tracing::Span::current();
@@ -687,10 +681,10 @@ fn accept(
             span.record("user_id", id.as_str());
         }
     }
-    result
 }
 
-fn accept_from(
+/// Checks a freshly loaded user against where it came from.
+fn accept(
     req: &HttpRequest,
     manager: &LoginManager,
     source: &Source,
