@@ -5,9 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use actix_session::SessionExt;
-use actix_web::body::{BoxBody, EitherBody};
+use actix_web::HttpMessage;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{HttpMessage, ResponseError};
 use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
@@ -32,7 +31,7 @@ impl<S, B> Transform<S, ServiceRequest> for LoginMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
-    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
     type Transform = LoginService<S>;
     type InitError = ();
@@ -53,7 +52,7 @@ impl<S, B> Service<ServiceRequest> for LoginService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
-    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
     type Future = LoginResponse<S::Future>;
 
@@ -76,23 +75,23 @@ impl<F, B> Future for LoginResponse<F>
 where
     F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
 {
-    type Output = Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>;
+    type Output = Result<ServiceResponse<B>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut res = ready!(self.project().fut.poll(cx))?;
         let state = res.request().extensions_mut().get_mut::<RequestState>().map(|s| (s.wrote_login, s.cookie.take()));
         let Some((wrote_login, cookie)) = state else {
-            return Poll::Ready(Ok(res.map_into_left_body()));
+            return Poll::Ready(Ok(res));
         };
         // actix-session takes the session's state when it saves it: a login still in the
         // session now was never saved.
         if wrote_login && has_login(&res.request().get_session()) {
-            return Poll::Ready(Ok(unsaved_login(res)));
+            return Poll::Ready(Err(unsaved_login(&res)));
         }
         if let Some(op) = cookie {
             set_remember_cookie(&mut res, op);
         }
-        Poll::Ready(Ok(res.map_into_left_body()))
+        Poll::Ready(Ok(res))
     }
 }
 
@@ -110,14 +109,13 @@ fn set_remember_cookie<B>(res: &mut ServiceResponse<B>, op: CookieOp) {
     }
 }
 
-/// The answer to a request whose login the session middleware did not save.
+/// The error answering a request whose login the session middleware did not save.
 #[cold]
-fn unsaved_login<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, BoxBody>> {
+fn unsaved_login<B>(res: &ServiceResponse<B>) -> actix_web::Error {
     // Registered in the wrong order, the session middleware still runs after this: the
     // refused login must not reach it.
     remove_login(&res.request().get_session());
     let error = LoginError::SessionMiddlewareMissing;
     tracing::error!(%error, "login error");
-    let (req, _) = res.into_parts();
-    ServiceResponse::new(req, error.error_response().map_into_right_body())
+    error.into()
 }

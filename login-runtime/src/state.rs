@@ -156,24 +156,22 @@ impl LoginRecord {
             return None;
         }
         let mut at = 1;
-        let mut field = |present: bool, digits: usize| -> Option<Option<u64>> {
-            if !present {
-                return Some(None);
-            }
+        let mut field = |digits: usize| -> Option<u64> {
             let value = parse_digits(bytes.get(at..at + digits)?)?;
             at += digits;
-            Some(Some(value))
+            Some(value)
         };
-        let login_at = field(true, TIME_DIGITS)??;
-        let fresh_since = field(flags & FRESH_SINCE != 0, TIME_DIGITS)?;
-        let seen_at = field(flags & SEEN_AT != 0, TIME_DIGITS)?;
-        let hash = field(flags & HASH != 0, SHORT_DIGITS)?;
-        let ident =
-            match (field(flags & IDENT_KEYED != 0, SHORT_DIGITS)?, field(flags & IDENT_UNKEYED != 0, LONG_DIGITS)?) {
-                (Some(value), _) => Some(Ident::Keyed(value)),
-                (_, Some(value)) => Some(Ident::Unkeyed(value)),
-                _ => None,
-            };
+        let login_at = field(TIME_DIGITS)?;
+        let fresh_since = if flags & FRESH_SINCE != 0 { Some(field(TIME_DIGITS)?) } else { None };
+        let seen_at = if flags & SEEN_AT != 0 { Some(field(TIME_DIGITS)?) } else { None };
+        let hash = if flags & HASH != 0 { Some(field(SHORT_DIGITS)?) } else { None };
+        let ident = if flags & IDENT_KEYED != 0 {
+            Some(Ident::Keyed(field(SHORT_DIGITS)?))
+        } else if flags & IDENT_UNKEYED != 0 {
+            Some(Ident::Unkeyed(field(LONG_DIGITS)?))
+        } else {
+            None
+        };
         let fresh_at = if flags & FRESH_SINCE_LOGIN != 0 { Some(login_at) } else { fresh_since };
         // Every byte before `at` is an ASCII digit, so `at` is a character boundary.
         let id = text.get(at..).filter(|id| !id.is_empty())?;
@@ -234,11 +232,16 @@ fn push_digits(out: &mut String, n: u64, digits: usize) {
 }
 
 fn parse_digits(digits: &[u8]) -> Option<u64> {
-    // 11 digits hold 66 bits: the first of them carries at most 4.
-    if digits.len() * 6 > 64 && digit_value(digits[0])? >= 16 {
-        return None;
+    // One test for the whole field: a byte that is no digit has the value 255.
+    let (mut n, mut seen) = (0u64, 0u8);
+    for &b in digits {
+        let value = DIGIT_VALUES[usize::from(b)];
+        seen |= value;
+        n = (n << 6) | u64::from(value & 63);
     }
-    digits.iter().try_fold(0u64, |n, &b| Some((n << 6) | u64::from(digit_value(b)?)))
+    // 11 digits hold 66 bits: the first of them carries at most 4.
+    let overflows = digits.len() * 6 > 64 && digits.first().is_some_and(|&b| DIGIT_VALUES[usize::from(b)] >= 16);
+    (seen < 64 && !overflows).then_some(n)
 }
 
 /// The digest of a session hash, as stored in the session: 48 bits of SHA-256. It only has to

@@ -471,9 +471,17 @@ impl Browser {
         S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
     {
-        let res = test::call_service(app, req).await;
+        // An error the app answers with becomes its response, as actix-http's dispatcher does.
+        match test::try_call_service(app, req).await {
+            Ok(res) => self.keep(res.into_parts().1).await,
+            Err(error) => self.keep(error.error_response()).await,
+        }
+    }
+
+    /// Keeps the cookies `res` sets and reads it whole.
+    async fn keep<B: MessageBody>(&self, res: actix_web::HttpResponse<B>) -> Reply {
         let mut set_cookies = HashMap::new();
-        for cookie in res.response().cookies() {
+        for cookie in res.cookies() {
             let removed = cookie.max_age().is_some_and(|age| age <= CookieDuration::ZERO)
                 || cookie.expires_datetime().is_some_and(|at| at < actix_web::cookie::time::OffsetDateTime::now_utc());
             if removed {
@@ -486,7 +494,7 @@ impl Browser {
         }
         let status = res.status();
         let headers = res.headers().clone();
-        let body = test::read_body(res).await;
+        let body = actix_web::body::to_bytes(res.into_body()).await.map_err(Into::into).expect("a readable body");
         Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned(), set_cookies }
     }
 
