@@ -526,7 +526,12 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
         }
     }
     let mut changed = false;
+    // Basic protection only takes freshness away, and tells the hooks: a stale login with no
+    // hook to tell has nothing to lose, and skips the digest.
+    let protects =
+        settings.protection == SessionProtection::Strong || record.fresh_at.is_some() || !settings.hooks.is_empty();
     if let Some(recorded) = record.ident
+        && protects
         && client_ident(req, manager).is_some_and(|current| current != recorded)
     {
         match settings.protection {

@@ -7,7 +7,7 @@
 mod support;
 
 use actix_web::http::StatusCode;
-use login_runtime::{LoginEventKind, SessionProtection};
+use login_runtime::{LoginEventKind, LoginManager, SessionProtection};
 use support::*;
 
 fn protected(env: &Env) -> Vec<Seen> {
@@ -95,6 +95,29 @@ async fn basic_confirm_login_from_the_new_client_makes_it_fresh_for_good() {
     let reply = c.get(&app, "/fresh").await;
     assert_eq!(reply.status, StatusCode::OK, "refused right after confirm_login: {reply:?}");
     assert_eq!(c.state(&app).await, "user:ada fresh:true");
+}
+
+#[actix_web::test]
+async fn basic_a_stale_login_without_hooks_stays_stale_and_writes_nothing() {
+    // No event hook: a stale login has nothing left for basic protection to take (the runtime
+    // skips the client digest then); it must still behave as with one.
+    let env = Env::new();
+    let login = LoginManager::new(load_user).clock(env.clock.clone()).login_view("/login").refresh_view("/reauth");
+    let app = start(&login, &env.db).await;
+    let c = Client::new();
+    c.login(&app, ADA).await;
+    c.set_ip(AWAY_IP);
+    let reply = c.get(&app, "/state").await;
+    assert_eq!(reply.body, "user:ada fresh:false");
+    assert!(reply.sets(SESSION), "the stale mark is written: {:?}", reply.set_cookie_headers());
+    for ip in [AWAY_IP, HOME_IP] {
+        c.set_ip(ip);
+        let reply = c.get(&app, "/state").await;
+        assert_eq!(reply.body, "user:ada fresh:false", "from {ip}");
+        assert!(!reply.sets(SESSION), "from {ip}: {:?}", reply.set_cookie_headers());
+        assert_eq!(c.get(&app, "/secret").await.status, StatusCode::OK);
+        assert_eq!(c.get(&app, "/fresh").await.status, StatusCode::FOUND);
+    }
 }
 
 // ---- strong ----
