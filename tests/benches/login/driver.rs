@@ -354,6 +354,66 @@ fn free_port() -> u16 {
 struct Redis {
     proc_: Proc,
     url: String,
+    port: u16,
+}
+
+/// Commands that do not change what the store holds (reads, and what clients and this driver
+/// send to look around). Every other command is counted as a store write.
+const NON_WRITING: &[&str] = &[
+    "get", "mget", "exists", "ttl", "pttl", "type", "info", "ping", "hello", "client", "select", "auth", "command",
+    "config", "echo", "time",
+];
+
+/// Calls per command since redis-server started, from `INFO commandstats`.
+fn redis_commands(port: u16) -> Result<BTreeMap<String, u64>, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to redis: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    s.write_all(b"INFO commandstats\r\n").map_err(|e| format!("INFO: {e}"))?;
+    // A bulk string: `$<len>\r\n<text>\r\n`.
+    let mut reader = BufReader::new(s);
+    let mut head = String::new();
+    reader.read_line(&mut head).map_err(|e| format!("INFO: {e}"))?;
+    let len: usize = head
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("INFO: unexpected reply {head:?}"))?;
+    let mut text = vec![0u8; len];
+    reader.read_exact(&mut text).map_err(|e| format!("INFO: {e}"))?;
+    let text = String::from_utf8_lossy(&text);
+    // `cmdstat_get:calls=12,usec=...`
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect())
+}
+
+/// What the store did between two `INFO commandstats`: (writes, reads), and the writes by command.
+fn store_ops(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> StoreOps {
+    let mut ops = StoreOps::default();
+    for (name, &calls) in after {
+        let n = calls - before.get(name).copied().unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        if name == "get" || name == "mget" {
+            ops.reads += n;
+        } else if !NON_WRITING.contains(&name.as_str()) {
+            ops.writes += n;
+            *ops.by_command.entry(name.clone()).or_default() += n;
+        }
+    }
+    ops
+}
+
+#[derive(Clone, Debug, Default)]
+struct StoreOps {
+    writes: u64,
+    reads: u64,
+    by_command: BTreeMap<String, u64>,
 }
 
 fn start_redis() -> Result<Redis, String> {
@@ -380,7 +440,7 @@ fn start_redis() -> Result<Redis, String> {
                 if s.write_all(b"PING\r\n").is_ok()
                     && s.read(&mut buf).map(|n| buf[..n].starts_with(b"+PONG")).unwrap_or(false)
                 {
-                    return Ok(Redis { proc_: p, url: format!("redis://127.0.0.1:{port}") });
+                    return Ok(Redis { proc_: p, url: format!("redis://127.0.0.1:{port}"), port });
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -406,6 +466,8 @@ struct Sample {
     requests: u64,
     /// user-loader calls during the window (rows with `loads_per_req`)
     loads: Option<u64>,
+    /// commands the session store (redis) ran during the window (redis rows)
+    store: Option<StoreOps>,
 }
 
 struct Prepared {
@@ -517,7 +579,7 @@ pub fn main(args: Vec<String>) {
     }
 
     // Alternate: every repetition runs every row once, in a rotated order.
-    let redis_pid = redis.as_ref().map(|r| r.proc_.pid());
+    let redis_pid = redis.as_ref().map(|r| (r.proc_.pid(), r.port));
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); prepared.len()];
     let n = prepared.len();
     let t_start = Instant::now();
@@ -525,8 +587,8 @@ pub fn main(args: Vec<String>) {
         for k in 0..n {
             let i = (k + rep) % n;
             let p = &prepared[i];
-            let ext_pid = if p.row.needs_redis { redis_pid } else { None };
-            let s = measure(&rt, p, ext_pid, &opts);
+            let store = if p.row.needs_redis { redis_pid } else { None };
+            let s = measure(&rt, p, store, &opts);
             samples[i].push(s);
         }
         eprintln!("repetition {}/{} done ({:.1}s)", rep + 1, opts.reps, t_start.elapsed().as_secs_f64());
@@ -539,7 +601,8 @@ pub fn main(args: Vec<String>) {
 }
 
 /// Exit non-zero (after the table) when a row broke its contract: an unexpected
-/// status, or a Set-Cookie on a read-only authenticated request.
+/// status, a Set-Cookie or a store write on a read-only authenticated request, or a loader
+/// count off.
 fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
     let mut failures = Vec::new();
     for (p, s) in prepared.iter().zip(samples) {
@@ -559,10 +622,32 @@ fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
                 failures.push(format!("row {}: {loads} loader calls for {requests} requests", p.row.id));
             }
         }
+        if p.row.needs_redis {
+            let mut total = StoreOps::default();
+            for ops in s.iter().filter_map(|x| x.store.as_ref()) {
+                total.writes += ops.writes;
+                total.reads += ops.reads;
+                for (name, n) in &ops.by_command {
+                    *total.by_command.entry(name.clone()).or_default() += n;
+                }
+            }
+            let requests: u64 = s.iter().map(|x| x.requests).sum();
+            println!(
+                "row {}: {} store writes {:?} and {} store reads (GET) for {requests} requests (expected 0 writes{})",
+                p.row.id,
+                total.writes,
+                total.by_command,
+                total.reads,
+                if p.row.read_only { "" } else { ": not read-only" }
+            );
+            if p.row.read_only && total.writes > 0 {
+                failures.push(format!("row {}: {} store writes on read-only requests", p.row.id, total.writes));
+            }
+        }
     }
     if failures.is_empty() {
         println!(
-            "checks: all {} measured rows ok (statuses, no Set-Cookie on read-only requests, loader calls)",
+            "checks: all {} measured rows ok (statuses, no Set-Cookie and no store write on read-only requests, loader calls)",
             prepared.len()
         );
     } else {
@@ -621,8 +706,12 @@ fn loads(rt: &tokio::runtime::Runtime, addr: SocketAddr) -> u64 {
     String::from_utf8_lossy(&resp.body).trim().parse().unwrap_or_else(|_| crate::die("/__loads: not a number"))
 }
 
-fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opts: &Opts) -> Sample {
+/// One window of row `p`; `store` is the redis-server's pid and port for the redis rows.
+fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, store: Option<(u32, u16)>, opts: &Opts) -> Sample {
+    let ext_pid = store.map(|(pid, _)| pid);
+    let commands = |port| redis_commands(port).unwrap_or_else(|e| crate::die(&format!("row {}: {e}", p.row.id)));
     let loads0 = p.row.loads_per_req.map(|_| loads(rt, p.addr));
+    let store0 = store.map(|(_, port)| commands(port));
     let cpu0 = proc_cpu_secs(p.pid);
     let ext0 = ext_pid.map(proc_cpu_secs);
     let res = rt
@@ -638,6 +727,7 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
     let cpu1 = proc_cpu_secs(p.pid);
     let ext1 = ext_pid.map(proc_cpu_secs);
     let loads1 = loads0.map(|_| loads(rt, p.addr));
+    let store1 = store.map(|(_, port)| commands(port));
     let reqs = res.requests.max(1) as f64;
     Sample {
         rps: res.rps(),
@@ -649,6 +739,7 @@ fn measure(rt: &tokio::runtime::Runtime, p: &Prepared, ext_pid: Option<u32>, opt
         unexpected: res.unexpected_status,
         requests: res.requests,
         loads: loads0.zip(loads1).map(|(a, b)| b - a),
+        store: store0.zip(store1).map(|(a, b)| store_ops(&a, &b)),
     }
 }
 
