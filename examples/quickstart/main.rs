@@ -19,6 +19,9 @@
 //! - `REMEMBER_KEY`: the key that authenticates remember-me cookies, likewise (a different
 //!   one).
 //! - `PORT`: default 8080. The server listens on 127.0.0.1 only.
+//! - `REDIS_URL` (`redis://127.0.0.1:6379`), when built with the `redis` feature
+//!   (`cargo run --example quickstart --features login-examples/redis`): the sessions live in
+//!   Redis, the cookie carries only the session's key. Without it, in the cookie.
 //! - `RUST_LOG`: a level (`debug`, `info`, ...), default `info`.
 
 mod html;
@@ -30,8 +33,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use actix_session::SessionMiddleware;
-use actix_session::storage::CookieSessionStore;
+use actix_session::storage::{CookieSessionStore, SessionStore};
 use actix_web::cookie::Key;
+use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -57,9 +61,10 @@ fn login_manager(remember_key: &[u8]) -> LoginManager {
         )
 }
 
-/// actix-session with the cookie store: the whole session lives in an encrypted cookie.
-fn session_middleware(key: Key) -> SessionMiddleware<CookieSessionStore> {
-    SessionMiddleware::builder(CookieSessionStore::default(), key)
+/// actix-session with `store`: the cookie store keeps the whole session in an encrypted cookie;
+/// the Redis store keeps it in Redis, and the cookie only names it.
+fn session_middleware<S: SessionStore>(store: S, key: Key) -> SessionMiddleware<S> {
+    SessionMiddleware::builder(store, key)
         // Only because this demo serves plain http on localhost, where browsers drop `Secure`
         // cookies. Behind https, keep the default (`Secure`).
         .cookie_secure(false)
@@ -123,19 +128,56 @@ async fn main() -> std::io::Result<()> {
     let db = web::Data::new(Db::demo());
     let login = login_manager(&remember_key);
 
+    let (server, sessions) = match std::env::var("REDIS_URL") {
+        #[cfg(feature = "redis")]
+        Ok(url) => {
+            let store = match actix_session::storage::RedisSessionStore::new(url).await {
+                Ok(store) => store,
+                Err(error) => {
+                    eprintln!("error: cannot reach Redis at REDIS_URL: {error:#}");
+                    std::process::exit(2);
+                }
+            };
+            (serve(move || store.clone(), session_key, login, db, port)?, "in Redis (REDIS_URL)")
+        }
+        #[cfg(not(feature = "redis"))]
+        Ok(_) => {
+            tracing::warn!(
+                "REDIS_URL is set, but this build has no Redis store: keeping the sessions in \
+                 cookies (build with `--features login-examples/redis`)"
+            );
+            (serve(CookieSessionStore::default, session_key, login, db, port)?, "in cookies")
+        }
+        Err(_) => (serve(CookieSessionStore::default, session_key, login, db, port)?, "in cookies"),
+    };
+    println!(
+        "quickstart: listening on http://127.0.0.1:{port}/, sessions {sessions}  (log in as ada / correct horse; \
+         Ctrl-C stops)"
+    );
+    server.await
+}
+
+/// The site on `127.0.0.1:port`, with the sessions in the store `store()` makes (one per
+/// worker; clones of one Redis store share its connection).
+fn serve<S: SessionStore + 'static>(
+    store: impl Fn() -> S + Clone + Send + 'static,
+    session_key: Key,
+    login: LoginManager,
+    db: web::Data<Db>,
+    port: u16,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(db.clone())
             // The manager as app data, and its middleware wrapped *after* the session
             // middleware, so that it runs outside it.
             .app_data(login.clone())
-            .wrap(session_middleware(session_key.clone()))
+            .wrap(session_middleware(store(), session_key.clone()))
             .wrap(login.middleware())
             .configure(views::routes)
     })
     .bind(("127.0.0.1", port))?;
-    println!("quickstart: listening on http://127.0.0.1:{port}/  (log in as ada / correct horse; Ctrl-C stops)");
-    server.run().await
+    Ok(server.run())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The flows the example demonstrates, checked through `actix_web::test` (`cargo test`
 //! runs them).
 
+use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Cookie, Key};
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, test, web};
@@ -17,7 +18,7 @@ macro_rules! app {
             App::new()
                 .app_data(web::Data::new(Db::demo()))
                 .app_data(login.clone())
-                .wrap(session_middleware(Key::generate()))
+                .wrap(session_middleware(CookieSessionStore::default(), Key::generate()))
                 .wrap(login.middleware())
                 .configure(views::routes),
         )
