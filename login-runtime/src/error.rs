@@ -32,6 +32,11 @@ pub enum LoginError {
     },
     /// Reading or writing the session failed.
     Session(String),
+    /// The [login registry](crate::LoginRegistry) failed.
+    Registry(String),
+    /// A function of the login registry was called, but the manager has no
+    /// [`login_registry`](crate::LoginManager::login_registry).
+    RegistryMissing,
 }
 
 impl std::fmt::Display for LoginError {
@@ -55,6 +60,10 @@ impl std::fmt::Display for LoginError {
                 write!(f, "an extractor asked for a `{expected}` but the login manager produces `{found}`")
             }
             Self::Session(e) => write!(f, "the session could not be used: {e}"),
+            Self::Registry(e) => write!(f, "the login registry failed: {e}"),
+            Self::RegistryMissing => {
+                f.write_str("no login registry is configured: add `.login_registry(..)` to the `LoginManager`")
+            }
         }
     }
 }

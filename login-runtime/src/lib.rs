@@ -148,6 +148,10 @@
 //! - Pick the [`SessionProtection`] mode, and the [idle](LoginManager::idle_timeout) and
 //!   [absolute](LoginManager::absolute_timeout) timeouts your application needs; guard
 //!   sensitive operations with [`#[fresh_login_required]`](macro@fresh_login_required).
+//! - To let users see their sessions and devices and end them (OWASP ASVS V3.3.4), give the
+//!   manager a [`LoginRegistry`] ([`MemoryLoginRegistry`] on one process, your database on
+//!   several) and offer [`logins`], [`revoke_login`] and [`revoke_other_logins`] behind
+//!   [`#[fresh_login_required]`](macro@fresh_login_required).
 //! - Behind a reverse proxy, turn on [`trust_forwarded_for`](LoginManager::trust_forwarded_for)
 //!   only if the proxy sets `X-Forwarded-For` itself.
 //!
@@ -166,6 +170,7 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+mod registry;
 mod remember;
 mod respond;
 mod state;
@@ -188,6 +193,9 @@ pub use login::{
 };
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
+pub use registry::{
+    LoginInfo, LoginRegistry, MemoryLoginRegistry, login_id, logins, revoke_login, revoke_other_logins,
+};
 pub use remember::RememberMe;
 pub use url::{is_safe_next, login_url, make_next_param};
 pub use user::{AnonymousUser, AuthUser};

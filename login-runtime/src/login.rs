@@ -13,6 +13,7 @@ use crate::manager::LoginManager;
 use crate::remember::Token;
 use std::rc::Rc;
 
+use crate::registry::{RegistryOp, login_info, new_login_id, queue, queue_removal};
 use crate::state::{
     CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, remove_login,
     with_state,
@@ -110,6 +111,11 @@ pub fn login_user_with<U: AuthUser + Clone>(
     }
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
     let settings = manager.settings();
+    // With a registry, this login gets an id; the login it replaces is over.
+    let (login_id, replaced) = match &settings.registry {
+        Some(_) => (Some(new_login_id()), current_record(req)),
+        None => (None, None),
+    };
     let cookie = match (&settings.remember, options.remember) {
         (Some(remember), true) => {
             let lifetime = options.duration.unwrap_or(remember.duration);
@@ -118,6 +124,7 @@ pub fn login_user_with<U: AuthUser + Clone>(
                 expires: manager.now().saturating_add(lifetime.as_secs()),
                 lifetime: lifetime.as_secs(),
                 hash_mac: remember.hash_mac(user.session_hash()),
+                login_id,
             };
             Some(CookieOp::Set { value: remember.encode(&token), lifetime })
         }
@@ -128,10 +135,17 @@ pub fn login_user_with<U: AuthUser + Clone>(
         // A remember cookie of an earlier login must not outlive this one.
         (_, false) => remember_cookie(req, manager).map(|_| CookieOp::Clear),
     };
-    let record = LoginRecord::new(req, manager, user.hash_digest(), options.fresh);
+    let record = LoginRecord { login_id, ..LoginRecord::new(req, manager, user.hash_digest(), options.fresh) };
     let session = req.get_session();
     session.renew();
     record.write(&session, &user_id)?;
+    if let Some(login_id) = login_id {
+        if let Some((record, id)) = replaced {
+            queue_removal(req, manager, &record, &id);
+        }
+        let remembered = matches!(cookie, Some(CookieOp::Set { .. }));
+        queue(req, RegistryOp::Add(login_info(req, manager, &user_id, login_id, remembered)));
+    }
     // From here on this request's current user is this one, as in Flask-Login: no loader call.
     let shared: SharedUser = Rc::new(user.clone());
     with_state(req, |state| {
@@ -158,6 +172,9 @@ pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
     let session = req.get_session();
     let record = current_record(req);
+    if let Some((record, id)) = &record {
+        queue_removal(req, manager, record, id);
+    }
     if remove_login(&session) {
         session.renew();
     }

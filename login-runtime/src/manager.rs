@@ -16,6 +16,7 @@ use crate::error::LoginError;
 use crate::events::{Hook, LoginEvent, hook};
 use crate::loader::{DynRequestLoader, DynUserLoader, RequestLoader, UserLoader};
 use crate::middleware::LoginMiddleware;
+use crate::registry::{DynLoginRegistry, LoginRegistry};
 use crate::remember::RememberMe;
 use crate::user::{AnonymousUser, AuthUser, SharedUser};
 
@@ -57,6 +58,7 @@ pub(crate) struct Settings {
     pub(crate) hooks: Vec<Hook>,
     /// SipHash keys for the session-protection identifier, from the secret key.
     pub(crate) ident_key: Option<(u64, u64)>,
+    pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
 }
 
 /// How hard the login manager guards a session against being used from another client
@@ -167,6 +169,7 @@ impl LoginManager {
             activity_interval: None,
             hooks: Vec::new(),
             ident_key: None,
+            registry: None,
         };
         Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
@@ -370,6 +373,27 @@ impl LoginManager {
     /// timeout may already be logged out.
     pub fn activity_write_interval(mut self, interval: Duration) -> Self {
         self.settings_mut().activity_interval = Some(interval.as_secs());
+        self
+    }
+
+    /// Lists every login in `registry`, so that users can see their sessions and devices and
+    /// end them (OWASP ASVS V3.3.4): see [`LoginRegistry`] for what changes. Each request that
+    /// loads the user then also asks the registry whether its login is still listed; logins
+    /// made before the registry was configured are not, and end.
+    ///
+    /// ```
+    /// use login_runtime::{AuthUser, LoginManager, MemoryLoginRegistry, user_loader};
+    ///
+    /// #[derive(AuthUser)]
+    /// struct User { id: u64 }
+    ///
+    /// #[user_loader]
+    /// async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let manager = LoginManager::new(load_user).login_registry(MemoryLoginRegistry::new());
+    /// ```
+    pub fn login_registry(mut self, registry: impl LoginRegistry) -> Self {
+        self.settings_mut().registry = Some(Arc::new(registry));
         self
     }
 

@@ -1,4 +1,5 @@
-//! The login middleware: response-time work (checking that a login was saved).
+//! The login middleware: response-time work (checking that a login was saved, the remember
+//! cookie, the login registry).
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -7,10 +8,12 @@ use std::task::{Context, Poll, ready};
 use actix_session::SessionExt;
 use actix_web::HttpMessage;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use futures_core::future::LocalBoxFuture;
 use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
+use crate::registry::{DynLoginRegistry, RegistryOp};
 use crate::state::{CookieOp, RequestState, has_login, remove_login};
 
 /// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
@@ -30,6 +33,7 @@ impl LoginMiddleware {
 impl<S, B> Transform<S, ServiceRequest> for LoginMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: 'static,
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
@@ -51,36 +55,50 @@ pub struct LoginService<S> {
 impl<S, B> Service<ServiceRequest> for LoginService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: 'static,
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
-    type Future = LoginResponse<S::Future>;
+    type Future = LoginResponse<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        LoginResponse { fut: self.service.call(req) }
+        LoginResponse { fut: self.service.call(req), registry: None }
     }
 }
+
+type Finishing<B> = LocalBoxFuture<'static, Result<ServiceResponse<B>, actix_web::Error>>;
 
 pin_project! {
     #[doc(hidden)]
-    pub struct LoginResponse<F> {
+    pub struct LoginResponse<F, B> {
         #[pin]
         fut: F,
+        // The login registry's changes, then the response.
+        registry: Option<Finishing<B>>,
     }
 }
 
-impl<F, B> Future for LoginResponse<F>
+impl<F, B> Future for LoginResponse<F, B>
 where
     F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: 'static,
 {
     type Output = Result<ServiceResponse<B>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut res = ready!(self.project().fut.poll(cx))?;
-        let state = res.request().extensions_mut().get_mut::<RequestState>().map(|s| (s.wrote_login, s.cookie.take()));
-        let Some((wrote_login, cookie)) = state else {
+        let this = self.project();
+        if let Some(finishing) = this.registry {
+            return finishing.as_mut().poll(cx);
+        }
+        let mut res = ready!(this.fut.poll(cx))?;
+        let state = res
+            .request()
+            .extensions_mut()
+            .get_mut::<RequestState>()
+            .map(|s| (s.wrote_login, s.cookie.take(), std::mem::take(&mut s.registry)));
+        let Some((wrote_login, cookie, ops)) = state else {
             return Poll::Ready(Ok(res));
         };
         // actix-session takes the session's state when it saves it: a login still in the
@@ -91,8 +109,39 @@ where
         if let Some(op) = cookie {
             set_remember_cookie(&mut res, op);
         }
-        Poll::Ready(Ok(res))
+        if ops.is_empty() {
+            return Poll::Ready(Ok(res));
+        }
+        let Some(registry) = res.request().app_data::<LoginManager>().and_then(|m| m.settings().registry.clone())
+        else {
+            return Poll::Ready(Ok(res));
+        };
+        let mut finishing = Box::pin(apply(registry, ops, res));
+        let poll = finishing.as_mut().poll(cx);
+        *this.registry = Some(finishing);
+        poll
     }
+}
+
+/// Makes the login registry's changes of this request, in order, then lets the response go.
+/// A failure is a logged 500: a login that could not be listed, or a logout that could not be
+/// recorded, must not look done.
+async fn apply<B>(
+    registry: std::sync::Arc<dyn DynLoginRegistry>,
+    ops: Vec<RegistryOp>,
+    res: ServiceResponse<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    for op in ops {
+        let done = match op {
+            RegistryOp::Add(login) => registry.add(login).await,
+            RegistryOp::Remove { user_id, login_id } => registry.remove(&user_id, login_id).await,
+        };
+        if let Err(error) = done {
+            tracing::error!(%error, "login error");
+            return Err(error.into());
+        }
+    }
+    Ok(res)
 }
 
 /// Sets or clears the remember cookie on the response.

@@ -2,7 +2,8 @@
 //!
 //! The token is `base64url(payload) "." base64url(HMAC-SHA256(key, payload))`, where the
 //! payload holds a version, the expiry (enforced here, not only by the browser), a MAC of the
-//! user's session hash (never the hash itself) and the user id. Changing the session hash (a
+//! user's session hash (never the hash itself), the login's id in the login registry (version
+//! 2, with a registry) and the user id. Changing the session hash (a
 //! password change) invalidates every remember cookie of that user.
 
 use std::time::Duration;
@@ -15,7 +16,9 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The payload's version: 1 without a login id, 2 with one.
 const VERSION: &str = "1";
+const VERSION_WITH_LOGIN_ID: &str = "2";
 
 /// Settings of the remember-me cookie (Flask-Login's `REMEMBER_COOKIE_*`), given to
 /// [`LoginManager::remember_me`](crate::LoginManager::remember_me).
@@ -70,6 +73,8 @@ pub(crate) struct Token {
     pub(crate) lifetime: u64,
     /// MAC of the user's session hash at login; empty when the user had none.
     pub(crate) hash_mac: String,
+    /// The login's id in the login registry, if one is configured.
+    pub(crate) login_id: Option<u64>,
 }
 
 impl RememberMe {
@@ -158,7 +163,11 @@ impl RememberMe {
     }
 
     pub(crate) fn encode(&self, token: &Token) -> String {
-        let payload = format!("{VERSION}|{}|{}|{}|{}", token.expires, token.lifetime, token.hash_mac, token.user_id);
+        let Token { user_id, expires, lifetime, hash_mac, login_id } = token;
+        let payload = match login_id {
+            None => format!("{VERSION}|{expires}|{lifetime}|{hash_mac}|{user_id}"),
+            Some(id) => format!("{VERSION_WITH_LOGIN_ID}|{expires}|{lifetime}|{hash_mac}|{id}|{user_id}"),
+        };
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         format!("{}.{}", B64.encode(payload), B64.encode(mac.finalize().into_bytes()))
@@ -173,15 +182,18 @@ impl RememberMe {
         mac.update(&payload);
         mac.verify_slice(&tag).ok()?; // constant-time
         let payload = String::from_utf8(payload).ok()?;
-        let mut parts = payload.splitn(5, '|');
-        if parts.next()? != VERSION {
-            return None;
-        }
+        let with_login_id = match payload.split_once('|')?.0 {
+            VERSION => false,
+            VERSION_WITH_LOGIN_ID => true,
+            _ => return None,
+        };
+        let mut parts = payload.splitn(if with_login_id { 6 } else { 5 }, '|').skip(1);
         let expires: u64 = parts.next()?.parse().ok()?;
         let lifetime: u64 = parts.next()?.parse().ok()?;
         let hash_mac = parts.next()?.to_owned();
+        let login_id = if with_login_id { Some(parts.next()?.parse().ok()?) } else { None };
         let user_id = parts.next()?.to_owned();
-        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac })
+        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac, login_id })
     }
 
     /// Whether a token still matches the user's session hash (constant-time).
@@ -230,11 +242,25 @@ mod tests {
     fn round_trip_with_non_ascii_and_separator_ids() {
         let r = remember();
         for id in ["7", "zoë|ünïcödé", "a.b|c"] {
-            let token =
-                Token { user_id: id.into(), expires: 2_000, lifetime: 1_000, hash_mac: r.hash_mac(Some(b"pw")) };
-            let value = r.encode(&token);
-            assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");
-            assert_eq!(r.decode(&value, 1_999), Some(token.clone()));
+            for login_id in [None, Some(1), Some((1 << 53) - 1)] {
+                let token = Token {
+                    user_id: id.into(),
+                    expires: 2_000,
+                    lifetime: 1_000,
+                    hash_mac: r.hash_mac(Some(b"pw")),
+                    login_id,
+                };
+                let value = r.encode(&token);
+                assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");
+                assert_eq!(r.decode(&value, 1_999), Some(token));
+            }
+            let token = Token {
+                user_id: id.into(),
+                expires: 2_000,
+                lifetime: 1_000,
+                hash_mac: r.hash_mac(Some(b"pw")),
+                login_id: None,
+            };
             assert!(r.hash_matches(&token, Some(b"pw")));
             assert!(!r.hash_matches(&token, Some(b"new password")));
             assert!(!r.hash_matches(&token, None));
@@ -244,7 +270,13 @@ mod tests {
     #[test]
     fn expiry_is_enforced_by_the_server() {
         let r = remember();
-        let value = r.encode(&Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new() });
+        let value = r.encode(&Token {
+            user_id: "1".into(),
+            expires: 100,
+            lifetime: 100,
+            hash_mac: String::new(),
+            login_id: None,
+        });
         assert!(r.decode(&value, 99).is_some());
         assert!(r.decode(&value, 100).is_none());
     }
@@ -252,7 +284,13 @@ mod tests {
     #[test]
     fn tampering_and_other_keys_are_detected() {
         let r = remember();
-        let value = r.encode(&Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new() });
+        let value = r.encode(&Token {
+            user_id: "1".into(),
+            expires: 100,
+            lifetime: 100,
+            hash_mac: String::new(),
+            login_id: None,
+        });
         let (payload, tag) = value.split_once('.').unwrap();
         let forged_payload = B64.encode("1|100|100||2");
         assert!(r.decode(&format!("{forged_payload}.{tag}"), 0).is_none());
@@ -266,8 +304,13 @@ mod tests {
     #[test]
     fn hash_is_never_in_the_cookie() {
         let r = remember();
-        let token =
-            Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: r.hash_mac(Some(b"$argon2id$secret")) };
+        let token = Token {
+            user_id: "1".into(),
+            expires: 100,
+            lifetime: 100,
+            hash_mac: r.hash_mac(Some(b"$argon2id$secret")),
+            login_id: None,
+        };
         let payload = B64.decode(r.encode(&token).split_once('.').unwrap().0).unwrap();
         assert!(!String::from_utf8(payload).unwrap().contains("argon2"));
     }

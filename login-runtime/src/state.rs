@@ -17,6 +17,7 @@ use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::loader::LoadFuture;
 use crate::manager::{LoginManager, SessionProtection};
+use crate::registry::{RegistryFuture, RegistryOp, login_info, new_login_id, queue, queue_removal};
 use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
 
@@ -52,6 +53,9 @@ pub(crate) struct LoginRecord {
     pub(crate) hash: Option<u64>,
     /// Digest of the client's address and user agent, for session protection.
     pub(crate) ident: Option<Ident>,
+    /// The login's id in the [login registry](crate::LoginRegistry), if one is configured. It
+    /// is the session entry's value (a JSON number; `0` without one), not part of the key.
+    pub(crate) login_id: Option<u64>,
 }
 
 /// The session-protection digest of a client: 48 bits when keyed with the manager's secret key
@@ -86,14 +90,15 @@ impl LoginRecord {
             seen_at: manager.activity_interval().map(|_| now),
             hash,
             ident: client_ident(req, manager),
+            login_id: None,
         }
     }
 
     /// The login in the session and the user id it is for; `None` without one.
     pub(crate) fn read(session: &Session) -> Option<(Self, String)> {
         let entries = session.entries();
-        let text = find_login(&entries)?;
-        let found = Self::decode(text).map(|(record, id)| (record, id.to_owned()));
+        let (text, value) = find_login(&entries)?;
+        let found = Self::decode(text).map(|(record, id)| (record.with_login_id(value), id.to_owned()));
         if found.is_none() {
             unreadable();
         }
@@ -104,8 +109,14 @@ impl LoginRecord {
     pub(crate) fn write(&self, session: &Session, user_id: &str) -> Result<(), LoginError> {
         remove_login(session);
         session
-            .insert(format!("{LOGIN_PREFIX}{}", self.encode(user_id)), 0)
+            .insert(format!("{LOGIN_PREFIX}{}", self.encode(user_id)), self.login_id.unwrap_or(0))
             .map_err(|e| LoginError::Session(e.to_string()))
+    }
+
+    /// The record with the login id of the session entry's `value`.
+    fn with_login_id(self, value: &str) -> Self {
+        let login_id = if value == "0" { None } else { value.parse().ok().filter(|&id| id != 0) };
+        Self { login_id, ..self }
     }
 
     fn encode(&self, user_id: &str) -> String {
@@ -175,14 +186,14 @@ impl LoginRecord {
         let fresh_at = if flags & FRESH_SINCE_LOGIN != 0 { Some(login_at) } else { fresh_since };
         // Every byte before `at` is an ASCII digit, so `at` is a character boundary.
         let id = text.get(at..).filter(|id| !id.is_empty())?;
-        Some((Self { login_at, fresh_at, seen_at, hash, ident }, id))
+        Some((Self { login_at, fresh_at, seen_at, hash, ident, login_id: None }, id))
     }
 }
 
-/// The record text of the session's login, if it has one.
-fn find_login(entries: &HashMap<String, String>) -> Option<&str> {
+/// The record text of the session's login and the entry's value, if it has one.
+fn find_login(entries: &HashMap<String, String>) -> Option<(&str, &str)> {
     // A handful of entries: a scan costs less than hashing the key for a lookup would.
-    entries.keys().find_map(|key| key.strip_prefix(LOGIN_PREFIX))
+    entries.iter().find_map(|(key, value)| Some((key.strip_prefix(LOGIN_PREFIX)?, value.as_str())))
 }
 
 /// Whether the session holds a login.
@@ -357,11 +368,21 @@ pub(crate) struct RequestState {
     pub(crate) wrote_login: bool,
     pub(crate) cookie: Option<CookieOp>,
     pub(crate) test_login: Option<Box<TestLogin>>,
+    /// Changes to the login registry, made by the middleware once the handler is done.
+    pub(crate) registry: Vec<RegistryOp>,
 }
 
 impl RequestState {
     pub(crate) fn new() -> Self {
-        Self { slot: Slot::Unresolved, record: None, source: None, wrote_login: false, cookie: None, test_login: None }
+        Self {
+            slot: Slot::Unresolved,
+            record: None,
+            source: None,
+            wrote_login: false,
+            cookie: None,
+            test_login: None,
+            registry: Vec::new(),
+        }
     }
 }
 
@@ -388,8 +409,11 @@ pub(crate) fn remember_cookie(req: &HttpRequest, manager: &LoginManager) -> Opti
 /// Ends the login in this session (timeouts, protection, a vanished user, a changed session
 /// hash): the login key goes, the session id is renewed, other data stays.
 #[cold]
-fn end_login(req: &HttpRequest, session: &Session, why: &str) {
+fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: &str) {
     tracing::info!(reason = why, "ending a login");
+    if let Some((record, id)) = LoginRecord::read(session) {
+        queue_removal(req, manager, &record, &id);
+    }
     remove_login(session);
     session.renew();
     with_state(req, |state| state.record = None);
@@ -473,27 +497,37 @@ enum Verdict {
 fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestLogin>>) -> Result<Start, LoginError> {
     let settings = manager.settings();
     let session = req.get_session();
+    // A test login is listed in the registry as this request ends, as if an earlier request
+    // had made it: this request does not ask the registry about it.
+    let mut listed_now = false;
     if let Some(test) = test_login
         && !has_login(&session)
     {
-        LoginRecord::new(req, manager, test.hash, test.fresh).write(&session, &test.user_id)?;
+        let mut record = LoginRecord::new(req, manager, test.hash, test.fresh);
+        if settings.registry.is_some() {
+            let login_id = new_login_id();
+            record.login_id = Some(login_id);
+            queue(req, RegistryOp::Add(login_info(req, manager, &test.user_id, login_id, false)));
+            listed_now = true;
+        }
+        record.write(&session, &test.user_id)?;
     }
     let verdict = {
         let entries = session.entries();
         match find_login(&entries) {
             None => Verdict::NoLogin,
-            Some(text) => match LoginRecord::decode(text) {
+            Some((text, value)) => match LoginRecord::decode(text) {
                 None => {
                     unreadable();
                     Verdict::NoLogin
                 }
-                Some((record, id)) => check(req, manager, record, id),
+                Some((record, id)) => check(req, manager, record.with_login_id(value), id, listed_now),
             },
         }
     };
     match verdict {
         Verdict::NoLogin => {}
-        Verdict::Ended(why) => end_login(req, &session, why),
+        Verdict::Ended(why) => end_login(req, manager, &session, why),
         Verdict::Load { load, record, write } => {
             if let Some(id) = write {
                 record.write(&session, &id)?;
@@ -501,7 +535,7 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
             return Ok(Start::Load { load, source: Source::Session, record: Some(record) });
         }
         Verdict::Protected(user_id) => {
-            end_login(req, &session, "session protection");
+            end_login(req, manager, &session, "session protection");
             emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(user_id));
             if remember_cookie(req, manager).is_some() {
                 with_state(req, |state| state.cookie = Some(CookieOp::Clear));
@@ -512,8 +546,9 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
     next_source(req, manager, true)
 }
 
-/// Timeouts and session protection for the login `record` of user `id`.
-fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id: &str) -> Verdict {
+/// Timeouts, session protection and the login registry for the login `record` of user `id`
+/// (`listed_now`: a login this request lists, which the registry does not know yet).
+fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id: &str, listed_now: bool) -> Verdict {
     let settings = manager.settings();
     if settings.absolute_timeout.is_some() || settings.idle_timeout.is_some() {
         let now = manager.now();
@@ -552,8 +587,27 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
     }
     // The loader parses the id now and runs its extractors when first polled, after the
     // session is no longer borrowed.
-    let load = settings.loader.load(id, req);
+    let mut load = settings.loader.load(id, req);
+    if let Some(registry) = &settings.registry
+        && !listed_now
+    {
+        let Some(login_id) = record.login_id else { return Verdict::Ended("login not in the login registry") };
+        load = if_listed(registry.contains(id, login_id), load);
+    }
     Verdict::Load { load, record, write: changed.then(|| id.to_owned()) }
+}
+
+/// `load`, once the registry says the login is still listed; `Ok(None)` (no such user) when
+/// it is not.
+fn if_listed(listed: RegistryFuture<bool>, load: LoadFuture) -> LoadFuture {
+    Box::pin(async move {
+        if listed.await? {
+            load.await
+        } else {
+            tracing::info!("the login was revoked");
+            Ok(None)
+        }
+    })
 }
 
 /// No login in the session: the remember cookie, then the request loader.
@@ -563,9 +617,20 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
         && let Some(remember) = &settings.remember
         && let Some(cookie) = req.cookie(&remember.name)
     {
-        match remember.decode(cookie.value(), manager.now()) {
-            Some(token) => {
-                let load = settings.loader.load(&token.user_id, req);
+        // With a registry, a remember cookie logs in only while its login is listed.
+        let token = remember.decode(cookie.value(), manager.now()).and_then(|token| match &settings.registry {
+            None => Some((token, None)),
+            Some(registry) => token.login_id.map(|login_id| {
+                let listed = registry.contains(&token.user_id, login_id);
+                (token, Some(listed))
+            }),
+        });
+        match token {
+            Some((token, listed)) => {
+                let mut load = settings.loader.load(&token.user_id, req);
+                if let Some(listed) = listed {
+                    load = if_listed(listed, load);
+                }
                 return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
             }
             None => {
@@ -714,9 +779,9 @@ fn accept(
                     Ok(Some(user))
                 }
                 _ => {
-                    // The user vanished, or their session hash changed (a password change, a
-                    // "log out everywhere"): this login is over.
-                    end_login(req, &req.get_session(), "user gone or session hash changed");
+                    // The user vanished, their session hash changed (a password change, a
+                    // "log out everywhere"), or the login was revoked: this login is over.
+                    end_login(req, manager, &req.get_session(), "user gone, session hash changed or login revoked");
                     Ok(None)
                 }
             }
@@ -731,7 +796,9 @@ fn accept(
             };
             // A new login, not fresh, with a new session id; the client identifier is stored
             // so that strong protection keeps this session (Flask-Login #248, #685).
-            let record = LoginRecord::new(req, manager, user.hash_digest(), false);
+            // The same login as the cookie's, in the registry too: a device stays one login.
+            let record =
+                LoginRecord { login_id: token.login_id, ..LoginRecord::new(req, manager, user.hash_digest(), false) };
             let session = req.get_session();
             session.renew();
             record.write(&session, &token.user_id)?;
@@ -780,8 +847,9 @@ mod tests {
             seen_at: Some(1_764_000_200),
             hash: Some((1 << 48) - 1),
             ident: Some(Ident::Unkeyed(u64::MAX)),
+            login_id: None,
         };
-        let empty = LoginRecord { login_at: 0, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let empty = LoginRecord { login_at: 0, fresh_at: None, seen_at: None, hash: None, ident: None, login_id: None };
         let fresh = LoginRecord { fresh_at: Some(1_764_000_000), ident: Some(Ident::Keyed(12_345)), ..full };
         for record in [full, empty, fresh, LoginRecord { ident: None, ..full }] {
             for id in ["42", "zoë:ünï:\"x\"", "a"] {
@@ -800,19 +868,21 @@ mod tests {
             seen_at: None,
             hash: None,
             ident: Some(Ident::Keyed(7)),
+            login_id: None,
         };
         assert_eq!(record.encode("1"), "RBpJIEAAAAAAAAH1");
     }
 
     #[test]
     fn the_login_is_the_key_of_its_entry() {
-        let record = LoginRecord { login_at: 1, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let record =
+            LoginRecord { login_at: 1, fresh_at: None, seen_at: None, hash: None, ident: None, login_id: None };
         let mut entries = HashMap::new();
         entries.insert("_user".to_owned(), "1".to_owned());
         assert_eq!(find_login(&entries), None);
         entries.insert(format!("{LOGIN_PREFIX}{}", record.encode("ada")), "0".to_owned());
-        let text = find_login(&entries).unwrap();
-        assert_eq!(LoginRecord::decode(text), Some((record, "ada")));
+        let (text, value) = find_login(&entries).unwrap();
+        assert_eq!((LoginRecord::decode(text), value), (Some((record, "ada")), "0"));
         // As the cookie store writes it: nothing escaped.
         let json = serde_json::to_string(&entries).unwrap();
         assert!(json.contains(r#""_u:AAAAAABada":"0""#), "{json}");
@@ -836,8 +906,20 @@ mod tests {
     }
 
     #[test]
+    fn the_login_id_is_the_entry_s_value() {
+        let record =
+            LoginRecord { login_at: 1, fresh_at: None, seen_at: None, hash: None, ident: None, login_id: None };
+        assert_eq!(record.with_login_id("0").login_id, None);
+        assert_eq!(record.with_login_id("9007199254740991").login_id, Some((1 << 53) - 1));
+        for junk in ["", "-1", "1.5", "\"7\"", "abc", "99999999999999999999999"] {
+            assert_eq!(record.with_login_id(junk).login_id, None, "{junk}");
+        }
+    }
+
+    #[test]
     fn times_saturate_at_36_bits() {
-        let record = LoginRecord { login_at: u64::MAX, fresh_at: None, seen_at: None, hash: None, ident: None };
+        let record =
+            LoginRecord { login_at: u64::MAX, fresh_at: None, seen_at: None, hash: None, ident: None, login_id: None };
         let text = record.encode("1");
         assert_eq!(LoginRecord::decode(&text).map(|(r, _)| r.login_at), Some((1 << 36) - 1));
     }

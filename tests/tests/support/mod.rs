@@ -460,7 +460,12 @@ impl TestApp {
 
 /// Builds [`app`] with this manager and `actix_web::test::init_service`s it.
 pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
-    let service = Rc::new(test::init_service(app(login.clone(), db.clone())).await);
+    start_with(login, db, |_| {}).await
+}
+
+/// [`start`], with more routes.
+pub async fn start_with(login: &LoginManager, db: &web::Data<Db>, more: fn(&mut web::ServiceConfig)) -> TestApp {
+    let service = Rc::new(test::init_service(app(login.clone(), db.clone()).configure(more)).await);
     TestApp(Rc::new(move |req: TestRequest| {
         let service = Rc::clone(&service);
         Box::pin(async move { service.call(req.to_request()).await.map(ServiceResponse::map_into_boxed_body) })
@@ -640,10 +645,12 @@ impl Client {
     /// Sends a request, keeps the cookies its response sets, forgets those it removes.
     pub async fn send(&self, app: &TestApp, req: TestRequest) -> Reply {
         let res = match app.call(self.prepare(req)).await {
-            Ok(res) => res,
-            Err(error) => panic!("the service failed: {error}"),
+            Ok(res) => res.into_parts().1,
+            // What actix-http's dispatcher sends for an error from the service (the app's own
+            // response, its cookies included, is gone).
+            Err(error) => error.error_response(),
         };
-        for cookie in res.response().cookies() {
+        for cookie in res.cookies() {
             if is_removal(&cookie) {
                 self.cookies.borrow_mut().remove(cookie.name());
             } else {
@@ -652,7 +659,7 @@ impl Client {
         }
         let status = res.status();
         let headers = res.headers().clone();
-        let body = test::read_body(res).await;
+        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
         Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
     }
 

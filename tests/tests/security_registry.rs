@@ -1,0 +1,430 @@
+//! The login registry (OWASP ASVS V3.3.4): users see their logins (sessions and devices) and
+//! end any of them, or all the others.
+
+mod support;
+
+use std::convert::Infallible;
+use std::future::{Future, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::test::TestRequest;
+use actix_web::{HttpRequest, HttpResponse, get, post, test, web};
+use login_runtime::test::TestLoginExt;
+use login_runtime::{
+    Authenticated, LoginInfo, LoginRegistry, MemoryLoginRegistry, SessionProtection, fresh_login_required, login_id,
+    login_required, logins, revoke_login, revoke_other_logins,
+};
+use support::{ADA, AWAY_IP, BOB, CURL, Client, Env, FIREFOX, HOME_IP, REMEMBER, T0, TestApp, User, start_with};
+
+// ---- the account pages of the app ----
+
+/// One line per login: `<id> <created at> <remembered> <address> <agent> <this one?>`.
+#[get("/logins")]
+#[login_required]
+async fn list(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    let current = login_id(&req);
+    let lines: Vec<String> = logins(&req, &*user)
+        .await?
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {} {} {} {}",
+                l.id,
+                l.created_at,
+                l.remembered,
+                l.address.as_deref().unwrap_or("-"),
+                l.user_agent.as_deref().unwrap_or("-"),
+                if Some(l.id) == current { "this" } else { "other" }
+            )
+        })
+        .collect();
+    Ok(HttpResponse::Ok().body(lines.join("\n")))
+}
+
+#[post("/logins/others/end")]
+#[fresh_login_required]
+async fn end_others(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    let ended = revoke_other_logins(&req, &*user).await?;
+    Ok(HttpResponse::Ok().body(format!("ended {ended}")))
+}
+
+#[post("/logins/{id}/end")]
+#[fresh_login_required]
+async fn end(req: HttpRequest, user: Authenticated<User>, id: web::Path<u64>) -> actix_web::Result<HttpResponse> {
+    let listed = revoke_login(&req, &*user, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().body(format!("listed {listed}")))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(end_others).service(end);
+}
+
+// ---- helpers ----
+
+/// The env's manager (remember-me on) with a memory registry; the registry, to look into.
+fn with_registry(env: &Env) -> (login_runtime::LoginManager, MemoryLoginRegistry) {
+    let registry = MemoryLoginRegistry::new();
+    (env.manager().login_registry(registry.clone()), registry)
+}
+
+async fn start(env: &Env, login: &login_runtime::LoginManager) -> TestApp {
+    start_with(login, &env.db, routes).await
+}
+
+async fn listed(registry: &MemoryLoginRegistry, user: &str) -> Vec<LoginInfo> {
+    LoginRegistry::list(registry, user).await.unwrap()
+}
+
+/// The parsed lines of `GET /logins`: (id, the rest).
+async fn login_lines(client: &Client, app: &TestApp) -> Vec<(u64, String)> {
+    let reply = client.get(app, "/logins").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply
+        .body
+        .lines()
+        .map(|l| {
+            let (id, rest) = l.split_once(' ').unwrap();
+            (id.parse().unwrap(), rest.to_owned())
+        })
+        .collect()
+}
+
+/// A phone: another address, another user agent.
+fn phone() -> Client {
+    let phone = Client::new();
+    phone.set_ip(AWAY_IP);
+    phone.set_agent(CURL);
+    phone
+}
+
+fn redirected_to_login(reply: &support::Reply) -> bool {
+    reply.status == StatusCode::FOUND && reply.location().is_some_and(|l| l.starts_with("/login"))
+}
+
+// ---- listing ----
+
+#[actix_web::test]
+async fn a_login_is_listed_with_its_client_and_marked_as_this_one() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    let lines = login_lines(&laptop, &app).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].1, format!("{T0} false {HOME_IP} {FIREFOX} this"));
+    let stored = listed(&registry, ADA).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].id, stored[0].user_id.as_str()), (lines[0].0, ADA));
+    // Another user's logins are theirs.
+    assert!(listed(&registry, BOB).await.is_empty());
+}
+
+#[actix_web::test]
+async fn each_device_is_a_login_and_revoking_one_logs_only_it_out() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let (laptop, phone) = (Client::new(), phone());
+    laptop.login(&app, ADA).await;
+    env.advance(10);
+    phone.login(&app, ADA).await;
+    let lines = login_lines(&laptop, &app).await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].1.ends_with("this") && lines[1].1.ends_with("other"), "oldest first: {lines:?}");
+    assert_eq!(lines[1].1, format!("{} false {AWAY_IP} {CURL} other", T0 + 10));
+
+    let reply = laptop.post(&app, &format!("/logins/{}/end", lines[1].0)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "listed true"));
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+    // The phone is logged out on its next request; the laptop is not.
+    assert!(redirected_to_login(&phone.get(&app, "/secret").await));
+    assert_eq!(phone.whoami(&app).await, "anonymous");
+    assert_eq!(laptop.whoami(&app).await, format!("user:{ADA}"));
+    // Ending it again: it is no longer listed.
+    let reply = laptop.post(&app, &format!("/logins/{}/end", lines[1].0)).await;
+    assert_eq!(reply.body, "listed false");
+}
+
+#[actix_web::test]
+async fn revoking_this_login_logs_this_request_out() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    let id = login_lines(&laptop, &app).await[0].0;
+    assert_eq!(laptop.post(&app, &format!("/logins/{id}/end")).await.body, "listed true");
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+    assert!(listed(&registry, ADA).await.is_empty());
+}
+
+#[actix_web::test]
+async fn revoke_other_logins_keeps_only_this_one() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let clients = [Client::new(), phone(), Client::new()];
+    for client in &clients {
+        client.login(&app, ADA).await;
+    }
+    // Bob's login is not Ada's to end.
+    let bob = Client::new();
+    bob.login(&app, BOB).await;
+    let reply = clients[1].post(&app, "/logins/others/end").await;
+    assert_eq!(reply.body, "ended 2");
+    assert_eq!(clients[0].whoami(&app).await, "anonymous");
+    assert_eq!(clients[2].whoami(&app).await, "anonymous");
+    assert_eq!(clients[1].whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(bob.whoami(&app).await, format!("user:{BOB}"));
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+    assert_eq!(listed(&registry, BOB).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn ending_logins_needs_a_fresh_login() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login_remembered(&app, ADA).await;
+    let id = listed(&registry, ADA).await[0].id;
+    laptop.keep_only(&[REMEMBER]); // the browser was closed: restored, not fresh
+    // To the refresh view (303: after a POST).
+    let reply = laptop.post(&app, &format!("/logins/{id}/end")).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(reply.location().is_some_and(|l| l.starts_with("/reauth")), "{reply:?}");
+    assert_eq!(laptop.post(&app, "/logins/others/end").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+}
+
+// ---- what adds and removes logins ----
+
+#[actix_web::test]
+async fn logout_and_a_new_login_on_the_same_session_remove_the_old_login() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    let first = listed(&registry, ADA).await[0].id;
+    // Logging in again (as someone else, here) replaces the login: one session, one login.
+    laptop.login(&app, BOB).await;
+    assert!(listed(&registry, ADA).await.is_empty());
+    let bobs = listed(&registry, BOB).await;
+    assert_eq!(bobs.len(), 1);
+    assert_ne!(bobs[0].id, first);
+    laptop.post(&app, "/logout").await;
+    assert!(listed(&registry, BOB).await.is_empty());
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn a_restore_from_the_remember_cookie_is_the_same_login() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login_remembered(&app, ADA).await;
+    let stored = listed(&registry, ADA).await;
+    assert!(stored[0].remembered);
+    laptop.keep_only(&[REMEMBER]);
+    env.advance(3600);
+    assert_eq!(laptop.whoami(&app).await, format!("user:{ADA}"));
+    let lines = login_lines(&laptop, &app).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].0, stored[0].id);
+    assert!(lines[0].1.ends_with("this"), "{lines:?}");
+}
+
+#[actix_web::test]
+async fn a_revoked_login_s_remember_cookie_logs_nobody_in_and_is_cleared() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let (laptop, phone) = (Client::new(), phone());
+    laptop.login(&app, ADA).await;
+    phone.login_remembered(&app, ADA).await;
+    let phone_id = listed(&registry, ADA).await.iter().find(|l| l.remembered).unwrap().id;
+    assert_eq!(laptop.post(&app, &format!("/logins/{phone_id}/end")).await.body, "listed true");
+    // The phone's browser was closed: only the remember cookie is left.
+    phone.keep_only(&[REMEMBER]);
+    let reply = phone.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn timeouts_and_strong_protection_remove_the_login() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let login = env
+        .bare_manager()
+        .absolute_timeout(Duration::from_secs(100))
+        .session_protection(SessionProtection::Strong)
+        .login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    env.advance(101);
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+    assert!(listed(&registry, ADA).await.is_empty());
+
+    laptop.login(&app, ADA).await;
+    let thief = laptop.fork();
+    thief.set_agent(CURL);
+    assert_eq!(thief.whoami(&app).await, "anonymous");
+    assert!(listed(&registry, ADA).await.is_empty());
+}
+
+#[actix_web::test]
+async fn logins_past_the_absolute_timeout_are_not_listed() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let login = env.bare_manager().absolute_timeout(Duration::from_secs(100)).login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let (old, new) = (phone(), Client::new());
+    old.login(&app, ADA).await; // then never seen again: its session expired on the phone
+    env.advance(60);
+    new.login(&app, ADA).await;
+    env.advance(50);
+    let lines = login_lines(&new, &app).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.ends_with("this"));
+    assert_eq!(listed(&registry, ADA).await.len(), 1, "the expired login is removed");
+}
+
+#[actix_web::test]
+async fn logins_made_before_the_registry_was_configured_end() {
+    let env = Env::new();
+    let before = start(&env, &env.manager()).await;
+    let laptop = Client::new();
+    laptop.login(&before, ADA).await;
+    assert_eq!(laptop.whoami(&before).await, format!("user:{ADA}"));
+    // The same cookie, after a deploy that configured the registry: not listed, so not in.
+    let (login, registry) = with_registry(&env);
+    let after = start(&env, &login).await;
+    assert_eq!(laptop.whoami(&after).await, "anonymous");
+    assert!(listed(&registry, ADA).await.is_empty());
+    // A new login is.
+    laptop.login(&after, ADA).await;
+    assert_eq!(laptop.whoami(&after).await, format!("user:{ADA}"));
+}
+
+#[actix_web::test]
+async fn the_registry_functions_without_a_registry_are_a_500() {
+    let env = Env::new();
+    let app = start(&env, &env.manager()).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    assert_eq!(laptop.get(&app, "/logins").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(laptop.post(&app, "/logins/others/end").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+// ---- failures ----
+
+/// A registry whose calls fail while `down` is set.
+#[derive(Clone, Default)]
+struct Flaky {
+    inner: MemoryLoginRegistry,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), &'static str> {
+        if self.down.load(Ordering::SeqCst) { Err("the registry is down") } else { Ok(()) }
+    }
+}
+
+impl LoginRegistry for Flaky {
+    type Error = &'static str;
+
+    fn add(&self, login: LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let result = self.check().map(|()| {
+            drop(LoginRegistry::add(&self.inner, login));
+        });
+        ready(result)
+    }
+
+    fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static {
+        let inner = LoginRegistry::contains(&self.inner, user_id, login_id);
+        let check = self.check();
+        async move {
+            check?;
+            Ok(inner.await.unwrap_or_else(|e: Infallible| match e {}))
+        }
+    }
+
+    fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let result = self.check().map(|()| {
+            drop(LoginRegistry::remove(&self.inner, user_id, login_id));
+        });
+        ready(result)
+    }
+
+    fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
+        let inner = LoginRegistry::list(&self.inner, user_id);
+        let check = self.check();
+        async move {
+            check?;
+            Ok(inner.await.unwrap_or_else(|e: Infallible| match e {}))
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_failing_registry_fails_closed() {
+    let env = Env::new();
+    let registry = Flaky::default();
+    let login = env.manager().login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+
+    // A login that could not be listed is a 500, and does not stick.
+    registry.down.store(true, Ordering::SeqCst);
+    let reply = laptop.post(&app, &format!("/login?user={ADA}")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    registry.down.store(false, Ordering::SeqCst);
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+
+    // A login that cannot be checked is not let through.
+    laptop.login(&app, ADA).await;
+    registry.down.store(true, Ordering::SeqCst);
+    assert_eq!(laptop.get(&app, "/whoami").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    // A logout that could not be recorded says so, and did not happen (the error replaced the
+    // response and its session cookie): the user can try again.
+    assert_eq!(laptop.post(&app, "/logout").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    registry.down.store(false, Ordering::SeqCst);
+    assert_eq!(laptop.whoami(&app).await, format!("user:{ADA}"));
+    laptop.post(&app, "/logout").await;
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+    assert!(listed(&registry.inner, ADA).await.is_empty());
+}
+
+// ---- test logins ----
+
+#[actix_web::test]
+async fn test_logins_are_listed_as_if_made_earlier() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = test::init_service(support::app(login, env.db.clone()).configure(routes)).await;
+    let ada = env.db.get(ADA).unwrap();
+    let req = TestRequest::get().uri("/whoami").to_request().with_login(&ada);
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie =
+        res.response().cookies().find(|c| c.name() == support::SESSION).expect("a session cookie").into_owned();
+    assert_eq!(test::read_body(res).await, format!("user:{ADA}"));
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+    let req = TestRequest::get()
+        .uri("/logins")
+        .insert_header((header::COOKIE, format!("{}={}", cookie.name(), cookie.value())))
+        .to_request();
+    let body = test::read_body(test::call_service(&app, req).await).await;
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 1, "{body:?}");
+}
