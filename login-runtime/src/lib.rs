@@ -170,6 +170,8 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis_registry;
 mod registry;
 mod remember;
 mod respond;
@@ -193,6 +195,8 @@ pub use login::{
 };
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
+#[cfg(feature = "redis")]
+pub use redis_registry::RedisLoginRegistry;
 pub use registry::{
     LoginInfo, LoginRegistry, MemoryLoginRegistry, login_id, logins, revoke_login, revoke_other_logins,
 };

@@ -14,7 +14,7 @@ use crate::state::{LoginRecord, current_record, with_state};
 use crate::user::AuthUser;
 
 /// One login of a user, as the registry keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LoginInfo {
     /// The login's id: random, unique among the user's logins.

@@ -856,3 +856,62 @@ async fn caveat_a_session_write_in_flight_during_logout_resurrects_the_login() {
 
     site.stop().await;
 }
+
+// ---- the login registry in Redis ----
+
+#[actix_web::test]
+async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_all_of_them() {
+    use login_runtime::{LoginRegistry, RedisLoginRegistry};
+    let redis = redis_or_skip!();
+    let env = Env::new();
+    let registry = RedisLoginRegistry::new(&redis.url())
+        .await
+        .expect("connect the registry to redis")
+        .expire_after(Duration::from_secs(1000));
+    let login = env.bare_manager().login_registry(registry.clone());
+    // Two servers of one app: what one lists, the other checks.
+    let (one, two) =
+        (Site::start(&redis, login.clone(), env.db.clone()).await, Site::start(&redis, login, env.db.clone()).await);
+    let (laptop, phone) = (Browser::new(), Browser::new());
+    phone.set_agent(CURL);
+    laptop.login(&one, ADA).await;
+    phone.login(&two, ADA).await;
+
+    let listed = registry.list(ADA).await.expect("list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let phone_login = listed.iter().find(|l| l.user_agent.as_deref() == Some(CURL)).expect("the phone's login");
+    assert_eq!((phone_login.user_id.as_str(), phone_login.created_at), (ADA, T0));
+    // One Redis hash per user, a field per login, forgotten after `expire_after`.
+    let key = format!("login-registry:{ADA}");
+    assert!(site_has_hash(&one, &key, 2));
+    assert!((990..=1000).contains(&one.redis.ttl(&key)), "{}", one.redis.ttl(&key));
+
+    // Read-only requests ask the registry (HEXISTS) and write nothing to it.
+    let calls = one.redis.command_calls();
+    for _ in 0..5 {
+        laptop.assert_let_in(&two, ADA).await;
+    }
+    let after = one.redis.command_calls();
+    let delta = |c: &str| after.get(c).copied().unwrap_or(0) - calls.get(c).copied().unwrap_or(0);
+    assert_eq!((delta("hexists"), delta("hset"), delta("hdel")), (5, 0, 0));
+
+    // Ending the phone's login (from anywhere) logs it out on every server.
+    registry.remove(ADA, phone_login.id).await.expect("remove");
+    phone.assert_turned_away(&one).await;
+    phone.assert_turned_away(&two).await;
+    laptop.assert_let_in(&two, ADA).await;
+
+    // The laptop logs out: its login goes too, and with it the user's hash.
+    let page = laptop.post(&one, "/logout").await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(registry.list(ADA).await.expect("list").is_empty());
+    assert!(!one.redis.keys().contains(&key), "{:?}", one.redis.keys());
+
+    one.stop().await;
+    two.stop().await;
+}
+
+/// Whether `key` is a Redis hash of `fields` fields.
+fn site_has_hash(site: &Site, key: &str, fields: i64) -> bool {
+    matches!(site.redis.must(&["HLEN", key]), Resp::Int(n) if n == fields)
+}
