@@ -39,7 +39,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use login_runtime::{LoginManager, RememberMe};
+use login_runtime::{LoginManager, MemoryLoginRegistry, RememberMe};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::users::{Db, load_user};
@@ -59,6 +59,10 @@ fn login_manager(remember_key: &[u8]) -> LoginManager {
                 // Plain http on localhost only (see `session_middleware`).
                 .secure(false),
         )
+        // Every login is listed, so that users can see their devices and end them (the
+        // "Devices" page). In this process's memory: a site on several servers keeps it in
+        // Redis (`login_runtime::RedisLoginRegistry`) or in its database.
+        .login_registry(MemoryLoginRegistry::new())
 }
 
 /// actix-session with `store`: the cookie store keeps the whole session in an encrypted cookie;

@@ -250,3 +250,30 @@ async fn without_the_checkbox_there_is_no_remember_me_cookie() {
     send!(app, jar, login_form("ada", "correct horse", ""));
     assert!(jar.has("id") && !jar.has("remember_token"));
 }
+
+#[actix_web::test]
+async fn the_devices_page_lists_logins_and_ends_another_one() {
+    let app = app!();
+    let (mut laptop, mut phone) = (Jar::default(), Jar::default());
+    // Each browser sends its own user agent with every request (session protection checks it).
+    let from_laptop = |req: test::TestRequest| req.insert_header((header::USER_AGENT, "Laptop/1.0"));
+    let from_phone = |req: test::TestRequest| req.insert_header((header::USER_AGENT, "Phone/2.0"));
+    send!(app, laptop, from_laptop(login_form("ada", "correct horse", "/")));
+    send!(app, phone, from_phone(login_form("ada", "correct horse", "/")));
+    let res = send!(app, laptop, from_laptop(get("/devices")));
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = body(res).await;
+    assert!(page.contains("Laptop/1.0") && page.contains("Phone/2.0"), "{page}");
+    assert!(page.contains("<em>this browser</em>"), "{page}");
+    // The phone's "Log out" form is the only one with an id.
+    let action = page.split(r#"action="/devices/"#).nth(1).unwrap().split('"').next().unwrap();
+    assert!(action.ends_with("/end") && action != "others/end", "{action}");
+    let res = send!(app, laptop, from_laptop(test::TestRequest::post().uri(&format!("/devices/{action}"))));
+    assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, "/devices"));
+    // The phone is logged out; the laptop is not.
+    let res = send!(app, phone, from_phone(get("/settings")));
+    assert_eq!((res.status(), location(&res)), (StatusCode::FOUND, "/login?next=%2Fsettings"));
+    let res = send!(app, laptop, from_laptop(get("/devices")));
+    let page = body(res).await;
+    assert!(page.contains("device has been logged out") && !page.contains("Phone/2.0"), "{page}");
+}

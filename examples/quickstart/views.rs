@@ -8,7 +8,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
     Authenticated, CurrentUser, FlashMessages, LoginError, LoginOptions, confirm_login, flash, fresh_login_required,
-    is_safe_next, login_fresh, login_required, login_url, login_user_with, logout_user, next_url,
+    is_safe_next, login_fresh, login_id, login_required, login_url, login_user_with, logins, logout_user, next_url,
+    revoke_login, revoke_other_logins,
 };
 use serde::Deserialize;
 
@@ -26,6 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(change_password)
         .service(reauth_form)
         .service(reauth)
+        .service(devices)
+        .service(end_other_devices)
+        .service(end_device)
         .service(api_me);
 }
 
@@ -67,6 +71,7 @@ async fn index(user: CurrentUser<User>, flashes: FlashMessages) -> HttpResponse 
 <p>You are logged in as <code>{username}</code>.</p>
 <ul>
   <li><a href="/settings">Settings</a> (needs a login)</li>
+  <li><a href="/devices">Devices</a>: where you are logged in; end any of those logins</li>
   <li><a href="/change-password">Change password</a> (needs a <em>fresh</em> login: at most
       5 minutes old, else you confirm your password first)</li>
   <li><a href="/api/me">/api/me</a> (JSON)</li>
@@ -171,7 +176,7 @@ async fn settings(req: HttpRequest, user: Authenticated<User>, flashes: FlashMes
         r#"<h1>Settings</h1>
 <p>Name: {name}<br>Username: <code>{username}</code><br>User id: <code>{id}</code></p>
 <p class="hint">This login is {fresh}.</p>
-<p><a href="/change-password">Change password</a></p>"#,
+<p><a href="/change-password">Change password</a> · <a href="/devices">Devices</a></p>"#,
         name = escape(&user.display_name),
         username = escape(&user.username),
         id = user.id,
@@ -268,6 +273,72 @@ async fn reauth(
     // Marks the login fresh again (and renews the session id).
     confirm_login(&req).map_err(server_error)?;
     Ok(see_other(next.as_deref().unwrap_or("/settings")))
+}
+
+/// Where the user is logged in (the login registry), with a button to end each login.
+#[get("/devices")]
+#[login_required]
+async fn devices(
+    req: HttpRequest,
+    user: Authenticated<User>,
+    flashes: FlashMessages,
+) -> actix_web::Result<HttpResponse> {
+    let this = login_id(&req);
+    let rows: String = logins(&req, &*user)
+        .await
+        .map_err(server_error)?
+        .iter()
+        .map(|entry| {
+            let action = if Some(entry.id) == this {
+                "<em>this browser</em>".to_owned()
+            } else {
+                format!(
+                    r#"<form method="post" action="/devices/{id}/end"><button type="submit">Log out</button></form>"#,
+                    id = entry.id
+                )
+            };
+            format!(
+                "<tr><td>{agent}</td><td>{address}</td><td>{since}</td><td>{remembered}</td><td>{action}</td></tr>\n",
+                agent = escape(entry.user_agent.as_deref().unwrap_or("unknown")),
+                address = escape(entry.address.as_deref().unwrap_or("unknown")),
+                since = entry.created_at,
+                remembered = if entry.remembered { "yes" } else { "no" },
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<h1>Devices</h1>
+<table>
+<tr><th>Browser</th><th>Address</th><th>Logged in at (Unix time)</th><th>Remembered</th><th></th></tr>
+{rows}</table>
+<form method="post" action="/devices/others/end"><button type="submit">Log out all other devices</button></form>
+<p class="hint">Logging a device out asks for your password first if you did not enter it in
+   the last 5 minutes.</p>"#
+    );
+    Ok(page("Devices", Some(&user), &flashes, &body))
+}
+
+// Ending logins is sensitive: it needs a fresh login, as changing the password does (OWASP
+// ASVS V3.3.4: after re-entering the password).
+#[post("/devices/others/end")]
+#[fresh_login_required(max_age = "5m")]
+async fn end_other_devices(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    let ended = revoke_other_logins(&req, &*user).await.map_err(server_error)?;
+    flash(&req, format!("Logged out {ended} other device(s)."), "success").map_err(server_error)?;
+    Ok(see_other("/devices"))
+}
+
+#[post("/devices/{id}/end")]
+#[fresh_login_required(max_age = "5m")]
+async fn end_device(
+    req: HttpRequest,
+    user: Authenticated<User>,
+    id: web::Path<u64>,
+) -> actix_web::Result<HttpResponse> {
+    if revoke_login(&req, &*user, id.into_inner()).await.map_err(server_error)? {
+        flash(&req, "That device has been logged out.", "success").map_err(server_error)?;
+    }
+    Ok(see_other("/devices"))
 }
 
 /// JSON for API clients. `Authenticated` refuses anonymous requests like `#[login_required]`:
