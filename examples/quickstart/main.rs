@@ -60,8 +60,8 @@ fn login_manager(remember_key: &[u8]) -> LoginManager {
                 .secure(false),
         )
         // Every login is listed, so that users can see their devices and end them (the
-        // "Devices" page). In this process's memory: a site on several servers keeps it in
-        // Redis (`login_runtime::RedisLoginRegistry`) or in its database.
+        // "Devices" page). In this process's memory, so a restart ends every login; with
+        // `REDIS_URL`, in Redis (a site on several servers keeps it there or in its database).
         .login_registry(MemoryLoginRegistry::new())
 }
 
@@ -135,10 +135,17 @@ async fn main() -> std::io::Result<()> {
     let (server, sessions) = match std::env::var("REDIS_URL") {
         #[cfg(feature = "redis")]
         Ok(url) => {
-            let store = match actix_session::storage::RedisSessionStore::new(url).await {
+            let store = match actix_session::storage::RedisSessionStore::new(url.as_str()).await {
                 Ok(store) => store,
                 Err(error) => {
                     eprintln!("error: cannot reach Redis at REDIS_URL: {error:#}");
+                    std::process::exit(2);
+                }
+            };
+            let login = match login_runtime::RedisLoginRegistry::new(&url).await {
+                Ok(registry) => login.login_registry(registry),
+                Err(error) => {
+                    eprintln!("error: cannot reach Redis at REDIS_URL: {error}");
                     std::process::exit(2);
                 }
             };
