@@ -234,8 +234,9 @@ pub fn login_id(req: &HttpRequest) -> Option<u64> {
     current_record(req).and_then(|(record, _)| record.login_id)
 }
 
-/// Every login of `user` that the registry lists, oldest first; logins past the manager's
-/// [absolute timeout](LoginManager::absolute_timeout) are removed on the way.
+/// Every login of `user` that the registry lists, oldest first. Logins past the manager's
+/// [absolute timeout](LoginManager::absolute_timeout) are removed on the way, unless they came
+/// with a remember cookie (which logs them back in after the timeout, as the same login).
 ///
 /// # Errors
 /// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.
@@ -247,7 +248,7 @@ pub async fn logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result
     if let Some(timeout) = manager.settings().absolute_timeout {
         let now = manager.now();
         let (live, expired): (Vec<_>, Vec<_>) =
-            list.into_iter().partition(|l| now.saturating_sub(l.created_at) <= timeout);
+            list.into_iter().partition(|l| l.remembered || now.saturating_sub(l.created_at) <= timeout);
         for login in expired {
             registry.remove(&user_id, login.id).await?;
         }

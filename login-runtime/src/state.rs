@@ -802,7 +802,13 @@ fn accept(
             let session = req.get_session();
             session.renew();
             record.write(&session, &token.user_id)?;
-            with_state(req, |state| state.record = Some(record));
+            with_state(req, |state| {
+                state.record = Some(record);
+                // A session login that timed out on this request is continued here, not over.
+                if let Some(id) = token.login_id {
+                    state.registry.retain(|op| !matches!(op, RegistryOp::Remove { login_id, .. } if *login_id == id));
+                }
+            });
             emit(&settings.hooks, req, LoginEventKind::LoadedFromCookie, Some(&user), None);
             refresh_remember_cookie(req, manager, &user);
             Ok(Some(user))

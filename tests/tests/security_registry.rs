@@ -286,17 +286,21 @@ async fn timeouts_and_strong_protection_remove_the_login() {
 async fn logins_past_the_absolute_timeout_are_not_listed() {
     let env = Env::new();
     let registry = MemoryLoginRegistry::new();
-    let login = env.bare_manager().absolute_timeout(Duration::from_secs(100)).login_registry(registry.clone());
+    let login = env.manager().absolute_timeout(Duration::from_secs(100)).login_registry(registry.clone());
     let app = start(&env, &login).await;
-    let (old, new) = (phone(), Client::new());
+    let (old, remembered, new) = (phone(), Client::new(), Client::new());
     old.login(&app, ADA).await; // then never seen again: its session expired on the phone
+    remembered.login_remembered(&app, ADA).await;
     env.advance(60);
     new.login(&app, ADA).await;
     env.advance(50);
     let lines = login_lines(&new, &app).await;
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].1.ends_with("this"));
-    assert_eq!(listed(&registry, ADA).await.len(), 1, "the expired login is removed");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].1.contains(" true ") && lines[1].1.ends_with("this"), "{lines:?}");
+    assert_eq!(listed(&registry, ADA).await.len(), 2, "the expired login is removed");
+    // The remembered one outlives the timeout: its cookie logs it back in, as the same login.
+    assert_eq!(remembered.whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(login_lines(&remembered, &app).await[0].1, lines[0].1.replace("other", "this"));
 }
 
 #[actix_web::test]
