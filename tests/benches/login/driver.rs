@@ -133,6 +133,15 @@ pub fn rows() -> Vec<Row> {
             loads_per_req: Some(1),
             ..base.clone()
         },
+        Row {
+            id: "4r",
+            label: "ours as row 4, with a login registry (MemoryLoginRegistry)",
+            server: "ours-registry",
+            path: "/protected",
+            pending: OURS_PENDING,
+            loads_per_req: Some(1),
+            ..base.clone()
+        },
         // ---- redis ----
         Row {
             id: "7a",

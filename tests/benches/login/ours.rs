@@ -29,6 +29,7 @@
 //! `GET /__loads` answers the number of user-loader calls so far (the driver checks
 //! `loads_per_req`: 1 on rows 4, 6, 7b; 0 on row 5).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
+//! Row 4r = row 4 on "ours-registry": the same app with a `MemoryLoginRegistry`.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -37,7 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use login_runtime::{AuthUser, CurrentUser, LoginManager, LoginOptions, RememberMe, login_required, user_loader};
+use login_runtime::{
+    AuthUser, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RememberMe, login_required, user_loader,
+};
 
 use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
 
@@ -123,6 +126,10 @@ pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<Str
     let (users, manager) = shared();
     match kind {
         "ours" => run_actix(listener, port, move || app(CookieSessionStore::default(), users.clone(), manager.clone())),
+        "ours-registry" => {
+            let manager = manager.login_registry(MemoryLoginRegistry::new());
+            run_actix(listener, port, move || app(CookieSessionStore::default(), users.clone(), manager.clone()))
+        }
         "ours-redis" => {
             let url = redis_url.unwrap_or_else(|| crate::die("ours-redis needs --redis URL"));
             actix_web::rt::System::new().block_on(async move {
