@@ -238,6 +238,11 @@ mod tests {
         RememberMe::new([42u8; 32])
     }
 
+    /// User `1`, expiring at 100, no session hash, no login id.
+    fn user_1_until_100() -> Token {
+        Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new(), login_id: None }
+    }
+
     #[test]
     fn round_trip_with_non_ascii_and_separator_ids() {
         let r = remember();
@@ -252,31 +257,18 @@ mod tests {
                 };
                 let value = r.encode(&token);
                 assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");
+                assert!(r.hash_matches(&token, Some(b"pw")));
+                assert!(!r.hash_matches(&token, Some(b"new password")));
+                assert!(!r.hash_matches(&token, None));
                 assert_eq!(r.decode(&value, 1_999), Some(token));
             }
-            let token = Token {
-                user_id: id.into(),
-                expires: 2_000,
-                lifetime: 1_000,
-                hash_mac: r.hash_mac(Some(b"pw")),
-                login_id: None,
-            };
-            assert!(r.hash_matches(&token, Some(b"pw")));
-            assert!(!r.hash_matches(&token, Some(b"new password")));
-            assert!(!r.hash_matches(&token, None));
         }
     }
 
     #[test]
     fn expiry_is_enforced_by_the_server() {
         let r = remember();
-        let value = r.encode(&Token {
-            user_id: "1".into(),
-            expires: 100,
-            lifetime: 100,
-            hash_mac: String::new(),
-            login_id: None,
-        });
+        let value = r.encode(&user_1_until_100());
         assert!(r.decode(&value, 99).is_some());
         assert!(r.decode(&value, 100).is_none());
     }
@@ -284,13 +276,7 @@ mod tests {
     #[test]
     fn tampering_and_other_keys_are_detected() {
         let r = remember();
-        let value = r.encode(&Token {
-            user_id: "1".into(),
-            expires: 100,
-            lifetime: 100,
-            hash_mac: String::new(),
-            login_id: None,
-        });
+        let value = r.encode(&user_1_until_100());
         let (payload, tag) = value.split_once('.').unwrap();
         let forged_payload = B64.encode("1|100|100||2");
         assert!(r.decode(&format!("{forged_payload}.{tag}"), 0).is_none());
@@ -304,13 +290,7 @@ mod tests {
     #[test]
     fn hash_is_never_in_the_cookie() {
         let r = remember();
-        let token = Token {
-            user_id: "1".into(),
-            expires: 100,
-            lifetime: 100,
-            hash_mac: r.hash_mac(Some(b"$argon2id$secret")),
-            login_id: None,
-        };
+        let token = Token { hash_mac: r.hash_mac(Some(b"$argon2id$secret")), ..user_1_until_100() };
         let payload = B64.decode(r.encode(&token).split_once('.').unwrap().0).unwrap();
         assert!(!String::from_utf8(payload).unwrap().contains("argon2"));
     }

@@ -411,7 +411,9 @@ pub(crate) fn remember_cookie(req: &HttpRequest, manager: &LoginManager) -> Opti
 #[cold]
 fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: &str) {
     tracing::info!(reason = why, "ending a login");
-    if let Some((record, id)) = LoginRecord::read(session) {
+    if manager.settings().registry.is_some()
+        && let Some((record, id)) = LoginRecord::read(session)
+    {
         queue_removal(req, manager, &record, &id);
     }
     remove_login(session);
