@@ -135,19 +135,23 @@ async fn main() -> std::io::Result<()> {
     let (server, sessions) = match std::env::var("REDIS_URL") {
         #[cfg(feature = "redis")]
         Ok(url) => {
-            let store = match actix_session::storage::RedisSessionStore::new(url.as_str()).await {
-                Ok(store) => store,
-                Err(error) => {
-                    eprintln!("error: cannot reach Redis at REDIS_URL: {error:#}");
-                    std::process::exit(2);
-                }
+            // A Redis that does not answer fails the start instead of hanging it.
+            let wait = login_runtime::RedisLoginRegistry::TIMEOUT;
+            let fail = |error: &dyn std::fmt::Display| -> ! {
+                eprintln!("error: cannot reach Redis at REDIS_URL ({url}): {error}");
+                std::process::exit(2);
             };
+            let store =
+                match actix_web::rt::time::timeout(wait, actix_session::storage::RedisSessionStore::new(url.as_str()))
+                    .await
+                {
+                    Ok(Ok(store)) => store,
+                    Ok(Err(error)) => fail(&format_args!("{error:#}")),
+                    Err(_) => fail(&format_args!("no answer within {} s", wait.as_secs())),
+                };
             let login = match login_runtime::RedisLoginRegistry::new(&url).await {
                 Ok(registry) => login.login_registry(registry),
-                Err(error) => {
-                    eprintln!("error: cannot reach Redis at REDIS_URL: {error}");
-                    std::process::exit(2);
-                }
+                Err(error) => fail(&error),
             };
             (serve(move || store.clone(), session_key, login, db, port)?, "in Redis (REDIS_URL)")
         }

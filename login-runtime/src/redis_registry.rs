@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::registry::{LoginInfo, LoginRegistry};
 
@@ -52,12 +52,24 @@ impl RedisLoginRegistry {
     /// Connects to the Redis at `url` (`redis://host:port/db`); the connection reconnects by
     /// itself when Redis goes away.
     ///
+    /// Connecting and every command time out after [`TIMEOUT`](Self::TIMEOUT): a Redis that
+    /// stops answering fails the requests that need it (a logged 500) instead of holding them
+    /// forever. For other settings, make the connection yourself and hand it to
+    /// [`with_connection`](Self::with_connection).
+    ///
     /// # Errors
-    /// An invalid URL, or no Redis answering there.
+    /// An invalid URL, or no Redis answering there within the timeout.
     pub async fn new(url: &str) -> redis::RedisResult<Self> {
-        let conn = ConnectionManager::new(redis::Client::open(url)?).await?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Self::TIMEOUT)
+            .set_response_timeout(Self::TIMEOUT)
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_with_config(redis::Client::open(url)?, config).await?;
         Ok(Self::with_connection(conn))
     }
+
+    /// How long [`new`](Self::new)'s connection waits to connect, and for each answer.
+    pub const TIMEOUT: Duration = Duration::from_secs(5);
 
     /// Uses an existing connection.
     pub fn with_connection(conn: ConnectionManager) -> Self {

@@ -915,3 +915,24 @@ async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_a
 fn site_has_hash(site: &Site, key: &str, fields: i64) -> bool {
     matches!(site.redis.must(&["HLEN", key]), Resp::Int(n) if n == fields)
 }
+
+#[actix_web::test]
+async fn a_redis_login_registry_that_gets_no_answer_fails_within_its_timeout_instead_of_hanging() {
+    use login_runtime::{LoginRegistry, RedisLoginRegistry};
+    // A "Redis" that accepts connections and never answers (no redis-server needed).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("redis://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().filter_map(Result::ok).collect();
+        drop(held);
+    });
+    let started = Instant::now();
+    let outcome = match RedisLoginRegistry::new(&url).await {
+        Ok(registry) => registry.contains(ADA, 1).await.map(|_| "answered"),
+        Err(error) => Err(error),
+    };
+    let took = started.elapsed();
+    assert!(outcome.is_err(), "{outcome:?}");
+    // One connection attempt and one retry, each within the timeout (plus the retry's pause).
+    assert!(took < RedisLoginRegistry::TIMEOUT * 3, "took {took:?}");
+}
