@@ -59,6 +59,7 @@ pub(crate) struct Settings {
     /// SipHash keys for the session-protection identifier, from the secret key.
     pub(crate) ident_key: Option<(u64, u64)>,
     pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
+    pub(crate) max_logins: Option<usize>,
 }
 
 /// How hard the login manager guards a session against being used from another client
@@ -170,6 +171,7 @@ impl LoginManager {
             hooks: Vec::new(),
             ident_key: None,
             registry: None,
+            max_logins: None,
         };
         Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
@@ -394,6 +396,32 @@ impl LoginManager {
     /// ```
     pub fn login_registry(mut self, registry: impl LoginRegistry) -> Self {
         self.settings_mut().registry = Some(Arc::new(registry));
+        self
+    }
+
+    /// At most `max` listed logins per user (with a [login registry](Self::login_registry)):
+    /// each new login ends the user's oldest ones beyond `max` (they are logged out on their
+    /// next request, and their remember cookies stop working). Default: no limit. (`0` counts
+    /// as 1: the new login itself always stays.)
+    ///
+    /// Each new login also removes the user's logins past the [absolute
+    /// timeout](Self::absolute_timeout) that came without a remember cookie, as
+    /// [`logins`](crate::logins) does. Together they bound what the registry holds for a
+    /// user whose logins are abandoned (a closed browser, a cookie that expired) rather than
+    /// logged out.
+    ///
+    /// ```
+    /// # use login_runtime::{AuthUser, LoginManager, MemoryLoginRegistry, user_loader};
+    /// # #[derive(AuthUser)]
+    /// # struct User { id: u64 }
+    /// # #[user_loader]
+    /// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    /// let manager = LoginManager::new(load_user)
+    ///     .login_registry(MemoryLoginRegistry::new())
+    ///     .max_logins_per_user(20);
+    /// ```
+    pub fn max_logins_per_user(mut self, max: usize) -> Self {
+        self.settings_mut().max_logins = Some(max.max(1));
         self
     }
 

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
-use crate::registry::{DynLoginRegistry, RegistryOp};
+use crate::registry::{RegistryOp, add_login};
 use crate::state::{CookieOp, RequestState, has_login, remove_login};
 
 /// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
@@ -112,11 +112,12 @@ where
         if ops.is_empty() {
             return Poll::Ready(Ok(res));
         }
-        let Some(registry) = res.request().app_data::<LoginManager>().and_then(|m| m.settings().registry.clone())
+        let Some(manager) =
+            res.request().app_data::<LoginManager>().filter(|m| m.settings().registry.is_some()).cloned()
         else {
             return Poll::Ready(Ok(res));
         };
-        let mut finishing = Box::pin(apply(registry, ops, res));
+        let mut finishing = Box::pin(apply(manager, ops, res));
         let poll = finishing.as_mut().poll(cx);
         *this.registry = Some(finishing);
         poll
@@ -127,13 +128,14 @@ where
 /// A failure is a logged 500: a login that could not be listed, or a logout that could not be
 /// recorded, must not look done.
 async fn apply<B>(
-    registry: std::sync::Arc<dyn DynLoginRegistry>,
+    manager: LoginManager,
     ops: Vec<RegistryOp>,
     res: ServiceResponse<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let Some(registry) = manager.settings().registry.as_deref() else { return Ok(res) };
     for op in ops {
         let done = match op {
-            RegistryOp::Add(login) => registry.add(login).await,
+            RegistryOp::Add(login) => add_login(registry, &manager, login).await,
             RegistryOp::Remove { user_id, login_id } => registry.remove(&user_id, login_id).await,
         };
         if let Err(error) = done {

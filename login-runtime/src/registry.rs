@@ -244,18 +244,47 @@ pub async fn logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result
     let manager = LoginManager::from_request(req)?;
     let registry = registry(manager)?;
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    let mut list = registry.list(&user_id).await?;
-    if let Some(timeout) = manager.settings().absolute_timeout {
-        let now = manager.now();
-        let (live, expired): (Vec<_>, Vec<_>) =
-            list.into_iter().partition(|l| l.remembered || now.saturating_sub(l.created_at) <= timeout);
-        for login in expired {
-            registry.remove(&user_id, login.id).await?;
-        }
-        list = live;
+    let list = registry.list(&user_id).await?;
+    let (mut live, expired): (Vec<_>, Vec<_>) = list.into_iter().partition(|l| !expired(manager, l));
+    for login in expired {
+        registry.remove(&user_id, login.id).await?;
     }
-    list.sort_by_key(|l| (l.created_at, l.id));
-    Ok(list)
+    live.sort_by_key(|l| (l.created_at, l.id));
+    Ok(live)
+}
+
+/// Whether `login` is past the absolute timeout and has no remember cookie to outlive it.
+fn expired(manager: &LoginManager, login: &LoginInfo) -> bool {
+    manager
+        .settings()
+        .absolute_timeout
+        .is_some_and(|timeout| !login.remembered && manager.now().saturating_sub(login.created_at) > timeout)
+}
+
+/// Lists the new login `login`, then ends the user's expired logins and, beyond
+/// [`LoginManager::max_logins_per_user`], the oldest others.
+pub(crate) async fn add_login(
+    registry: &dyn DynLoginRegistry,
+    manager: &LoginManager,
+    login: LoginInfo,
+) -> Result<(), LoginError> {
+    let (user_id, new_id) = (login.user_id.clone(), login.id);
+    registry.add(login).await?;
+    let max = manager.settings().max_logins;
+    if max.is_none() && manager.settings().absolute_timeout.is_none() {
+        return Ok(());
+    }
+    let (mut others, mut ended): (Vec<_>, Vec<_>) =
+        registry.list(&user_id).await?.into_iter().filter(|l| l.id != new_id).partition(|l| !expired(manager, l));
+    if let Some(max) = max {
+        others.sort_by_key(|l| (l.created_at, l.id));
+        let over = others.len().saturating_sub(max - 1);
+        ended.extend(others.drain(..over));
+    }
+    for login in ended {
+        registry.remove(&user_id, login.id).await?;
+    }
+    Ok(())
 }
 
 /// Ends login `login_id` of `user`, wherever it is: its session is logged out on its next

@@ -304,6 +304,53 @@ async fn logins_past_the_absolute_timeout_are_not_listed() {
 }
 
 #[actix_web::test]
+async fn a_new_login_removes_the_user_s_expired_logins() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let login = env.manager().absolute_timeout(Duration::from_secs(100)).login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let (abandoned, remembered, bob) = (phone(), Client::new(), Client::new());
+    abandoned.login(&app, ADA).await;
+    remembered.login_remembered(&app, ADA).await;
+    bob.login(&app, BOB).await;
+    env.advance(150);
+    // Nobody lists Ada's logins: her next login is what cleans up after the abandoned one.
+    assert_eq!(listed(&registry, ADA).await.len(), 2);
+    Client::new().login(&app, ADA).await;
+    let left = listed(&registry, ADA).await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().any(|l| l.remembered) && left.iter().any(|l| l.created_at == T0 + 150), "{left:?}");
+    // Other users' logins are theirs to clean up.
+    assert_eq!(listed(&registry, BOB).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn max_logins_per_user_ends_the_oldest_logins_beyond_it() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let login = env.manager().login_registry(registry.clone()).max_logins_per_user(2);
+    let app = start(&env, &login).await;
+    let clients = [Client::new(), phone(), Client::new()];
+    let bob = Client::new();
+    bob.login(&app, BOB).await;
+    for client in &clients {
+        env.advance(10);
+        client.login(&app, ADA).await;
+    }
+    let left = listed(&registry, ADA).await;
+    assert_eq!(left.iter().map(|l| l.created_at).collect::<Vec<_>>(), [T0 + 20, T0 + 30], "{left:?}");
+    // The oldest device is logged out; the two newest and Bob are not.
+    assert_eq!(clients[0].whoami(&app).await, "anonymous");
+    assert_eq!(clients[1].whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(clients[2].whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(bob.whoami(&app).await, format!("user:{BOB}"));
+    // Logging in again on a listed device replaces its login: the other device stays.
+    clients[2].login(&app, ADA).await;
+    assert_eq!(clients[1].whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(listed(&registry, ADA).await.len(), 2);
+}
+
+#[actix_web::test]
 async fn logins_made_before_the_registry_was_configured_end() {
     let env = Env::new();
     let before = start(&env, &env.manager()).await;
