@@ -160,6 +160,16 @@ pub fn rows() -> Vec<Row> {
             loads_per_req: Some(1),
             ..base.clone()
         },
+        Row {
+            id: "7r",
+            label: "ours as row 7b, login registry in redis (RedisLoginRegistry)",
+            server: "ours-redis-registry",
+            needs_redis: true,
+            path: "/protected",
+            pending: OURS_PENDING,
+            loads_per_req: Some(1),
+            ..base.clone()
+        },
         // ---- axum ----
         Row {
             id: "8a",
@@ -373,6 +383,10 @@ const NON_WRITING: &[&str] = &[
     "config", "echo", "time",
 ];
 
+/// The reads a request may make: actix-session's `GET` of the session, the login registry's
+/// `HEXISTS` of the login.
+const READS: &[&str] = &["get", "mget", "hexists"];
+
 /// Calls per command since redis-server started, from `INFO commandstats`.
 fn redis_commands(port: u16) -> Result<BTreeMap<String, u64>, String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to redis: {e}"))?;
@@ -408,7 +422,7 @@ fn store_ops(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> S
         if n == 0 {
             continue;
         }
-        if name == "get" || name == "mget" {
+        if READS.contains(&name.as_str()) {
             ops.reads += n;
         } else if !NON_WRITING.contains(&name.as_str()) {
             ops.writes += n;
@@ -642,7 +656,7 @@ fn check(prepared: &[Prepared], samples: &[Vec<Sample>]) {
             }
             let requests: u64 = s.iter().map(|x| x.requests).sum();
             println!(
-                "row {}: {} store writes {:?} and {} store reads (GET) for {requests} requests (expected 0 writes{})",
+                "row {}: {} store writes {:?} and {} store reads (GET, HEXISTS) for {requests} requests (expected 0 writes{})",
                 p.row.id,
                 total.writes,
                 total.by_command,

@@ -30,6 +30,7 @@
 //! `loads_per_req`: 1 on rows 4, 6, 7b; 0 on row 5).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
 //! Row 4r = row 4 on "ours-registry": the same app with a `MemoryLoginRegistry`.
+//! Row 7r = row 7b on "ours-redis-registry": with a `RedisLoginRegistry` on the same Redis.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -39,7 +40,8 @@ use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use login_runtime::{
-    AuthUser, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RememberMe, login_required, user_loader,
+    AuthUser, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RedisLoginRegistry, RememberMe,
+    login_required, user_loader,
 };
 
 use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
@@ -134,6 +136,15 @@ pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<Str
             let url = redis_url.unwrap_or_else(|| crate::die("ours-redis needs --redis URL"));
             actix_web::rt::System::new().block_on(async move {
                 let store = RedisSessionStore::new(url).await.expect("connect to redis");
+                run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
+            })
+        }
+        "ours-redis-registry" => {
+            let url = redis_url.unwrap_or_else(|| crate::die("ours-redis-registry needs --redis URL"));
+            actix_web::rt::System::new().block_on(async move {
+                let store = RedisSessionStore::new(url.as_str()).await.expect("connect to redis");
+                let registry = RedisLoginRegistry::new(&url).await.expect("connect the registry to redis");
+                let manager = manager.login_registry(registry);
                 run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
             })
         }
