@@ -63,6 +63,10 @@ fn login_manager(remember_key: &[u8]) -> LoginManager {
         // "Devices" page). In this process's memory, so a restart ends every login; with
         // `REDIS_URL`, in Redis (a site on several servers keeps it there or in its database).
         .login_registry(MemoryLoginRegistry::new())
+        // A login lasts 12 hours (a remember cookie then logs the user back in), and a user has
+        // at most 20 listed: a new login ends the oldest beyond that, and those past 12 hours.
+        .absolute_timeout(Duration::from_secs(12 * 3600))
+        .max_logins_per_user(20)
 }
 
 /// actix-session with `store`: the cookie store keeps the whole session in an encrypted cookie;
