@@ -262,7 +262,8 @@ fn expired(manager: &LoginManager, login: &LoginInfo) -> bool {
 }
 
 /// Lists the new login `login`, then ends the user's expired logins and, beyond
-/// [`LoginManager::max_logins_per_user`], the oldest others.
+/// [`LoginManager::max_logins_per_user`], the oldest others. Only the listing can fail the
+/// login: the clean-up is tried again at the next login.
 pub(crate) async fn add_login(
     registry: &dyn DynLoginRegistry,
     manager: &LoginManager,
@@ -270,19 +271,31 @@ pub(crate) async fn add_login(
 ) -> Result<(), LoginError> {
     let (user_id, new_id) = (login.user_id.clone(), login.id);
     registry.add(login).await?;
+    if let Err(error) = prune(registry, manager, &user_id, new_id).await {
+        tracing::warn!(%error, "could not remove a user's old logins from the login registry");
+    }
+    Ok(())
+}
+
+async fn prune(
+    registry: &dyn DynLoginRegistry,
+    manager: &LoginManager,
+    user_id: &str,
+    new_id: u64,
+) -> Result<(), LoginError> {
     let max = manager.settings().max_logins;
     if max.is_none() && manager.settings().absolute_timeout.is_none() {
         return Ok(());
     }
     let (mut others, mut ended): (Vec<_>, Vec<_>) =
-        registry.list(&user_id).await?.into_iter().filter(|l| l.id != new_id).partition(|l| !expired(manager, l));
+        registry.list(user_id).await?.into_iter().filter(|l| l.id != new_id).partition(|l| !expired(manager, l));
     if let Some(max) = max {
         others.sort_by_key(|l| (l.created_at, l.id));
         let over = others.len().saturating_sub(max - 1);
         ended.extend(others.drain(..over));
     }
     for login in ended {
-        registry.remove(&user_id, login.id).await?;
+        registry.remove(user_id, login.id).await?;
     }
     Ok(())
 }

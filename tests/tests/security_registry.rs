@@ -379,11 +379,12 @@ async fn the_registry_functions_without_a_registry_are_a_500() {
 
 // ---- failures ----
 
-/// A registry whose calls fail while `down` is set.
+/// A registry whose calls fail while `down` is set (`list` also while `list_down` is).
 #[derive(Clone, Default)]
 struct Flaky {
     inner: MemoryLoginRegistry,
     down: Arc<AtomicBool>,
+    list_down: Arc<AtomicBool>,
 }
 
 impl Flaky {
@@ -420,7 +421,7 @@ impl LoginRegistry for Flaky {
 
     fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
         let inner = LoginRegistry::list(&self.inner, user_id);
-        let check = self.check();
+        let check = if self.list_down.load(Ordering::SeqCst) { Err("cannot list") } else { self.check() };
         async move {
             check?;
             Ok(inner.await.unwrap_or_else(|e: Infallible| match e {}))
@@ -455,6 +456,29 @@ async fn a_failing_registry_fails_closed() {
     laptop.post(&app, "/logout").await;
     assert_eq!(laptop.whoami(&app).await, "anonymous");
     assert!(listed(&registry.inner, ADA).await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_login_whose_clean_up_fails_still_logs_in() {
+    let env = Env::new();
+    let registry = Flaky::default();
+    let login = env.manager().login_registry(registry.clone()).max_logins_per_user(1);
+    let app = start(&env, &login).await;
+    let (laptop, phone) = (Client::new(), phone());
+    laptop.login(&app, ADA).await;
+    // Listing fails, so the laptop's login is not ended for the phone's: both stay.
+    registry.list_down.store(true, Ordering::SeqCst);
+    phone.login(&app, ADA).await;
+    assert_eq!(phone.whoami(&app).await, format!("user:{ADA}"));
+    assert_eq!(laptop.whoami(&app).await, format!("user:{ADA}"));
+    // The next login cleans up: only it is left.
+    registry.list_down.store(false, Ordering::SeqCst);
+    let tablet = Client::new();
+    tablet.login(&app, ADA).await;
+    assert_eq!(listed(&registry.inner, ADA).await.len(), 1);
+    assert_eq!(laptop.whoami(&app).await, "anonymous");
+    assert_eq!(phone.whoami(&app).await, "anonymous");
+    assert_eq!(tablet.whoami(&app).await, format!("user:{ADA}"));
 }
 
 // ---- test logins ----
