@@ -160,6 +160,7 @@
 //! [`test::TestLoginExt`] logs a test request in without a login form.
 #![warn(missing_docs)]
 
+mod cached_registry;
 mod clock;
 mod error;
 mod events;
@@ -184,6 +185,7 @@ mod user;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use cached_registry::CachedLoginRegistry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::LoginError;
 pub use events::{LoginEvent, LoginEventKind};

@@ -15,8 +15,8 @@ use actix_web::test::TestRequest;
 use actix_web::{HttpRequest, HttpResponse, get, post, test, web};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
-    Authenticated, LoginInfo, LoginRegistry, MemoryLoginRegistry, SessionProtection, fresh_login_required, login_id,
-    login_required, logins, revoke_login, revoke_other_logins,
+    Authenticated, CachedLoginRegistry, LoginInfo, LoginRegistry, MemoryLoginRegistry, SessionProtection,
+    fresh_login_required, login_id, login_required, logins, revoke_login, revoke_other_logins,
 };
 use support::{ADA, AWAY_IP, BOB, CURL, Client, Env, FIREFOX, HOME_IP, REMEMBER, T0, TestApp, User, start_with};
 
@@ -375,6 +375,33 @@ async fn the_registry_functions_without_a_registry_are_a_500() {
     laptop.login(&app, ADA).await;
     assert_eq!(laptop.get(&app, "/logins").await.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(laptop.post(&app, "/logins/others/end").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+// ---- a cache in front of the registry ----
+
+#[actix_web::test]
+async fn a_cached_registry_notices_logins_ended_elsewhere_within_its_ttl() {
+    let env = Env::new();
+    let shared = MemoryLoginRegistry::new();
+    // Two servers of one app, each with its own cache of the shared registry.
+    let cached = || CachedLoginRegistry::new(shared.clone(), Duration::from_secs(5)).clock(env.clock.clone());
+    let one = start(&env, &env.manager().login_registry(cached())).await;
+    let two = start(&env, &env.manager().login_registry(cached())).await;
+    let (laptop, phone) = (Client::new(), phone());
+    laptop.login(&one, ADA).await;
+    phone.login(&one, ADA).await;
+    assert_eq!(phone.whoami(&two).await, format!("user:{ADA}"));
+    let phone_id = listed(&shared, ADA).await.iter().find(|l| l.user_agent.as_deref() == Some(CURL)).unwrap().id;
+
+    // Ended through server one: one knows at once...
+    assert_eq!(laptop.post(&one, &format!("/logins/{phone_id}/end")).await.body, "listed true");
+    assert_eq!(phone.fork().whoami(&one).await, "anonymous");
+    // ... server two, once its answer is older than the ttl.
+    env.advance(4);
+    assert_eq!(phone.whoami(&two).await, format!("user:{ADA}"));
+    env.advance(1);
+    assert_eq!(phone.whoami(&two).await, "anonymous");
+    assert_eq!(laptop.whoami(&two).await, format!("user:{ADA}"));
 }
 
 // ---- failures ----

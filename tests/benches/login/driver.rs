@@ -170,6 +170,16 @@ pub fn rows() -> Vec<Row> {
             loads_per_req: Some(1),
             ..base.clone()
         },
+        Row {
+            id: "7c",
+            label: "ours as row 7r, registry answers cached 5 s (CachedLoginRegistry)",
+            server: "ours-redis-cached",
+            needs_redis: true,
+            path: "/protected",
+            pending: OURS_PENDING,
+            loads_per_req: Some(1),
+            ..base.clone()
+        },
         // ---- axum ----
         Row {
             id: "8a",

@@ -31,17 +31,19 @@
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
 //! Row 4r = row 4 on "ours-registry": the same app with a `MemoryLoginRegistry`.
 //! Row 7r = row 7b on "ours-redis-registry": with a `RedisLoginRegistry` on the same Redis.
+//! Row 7c = row 7r on "ours-redis-cached": the registry behind a 5 s `CachedLoginRegistry`.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use login_runtime::{
-    AuthUser, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RedisLoginRegistry, RememberMe,
-    login_required, user_loader,
+    AuthUser, CachedLoginRegistry, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RedisLoginRegistry,
+    RememberMe, login_required, user_loader,
 };
 
 use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
@@ -139,12 +141,16 @@ pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<Str
                 run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
             })
         }
-        "ours-redis-registry" => {
-            let url = redis_url.unwrap_or_else(|| crate::die("ours-redis-registry needs --redis URL"));
+        "ours-redis-registry" | "ours-redis-cached" => {
+            let url = redis_url.unwrap_or_else(|| crate::die("the redis servers need --redis URL"));
             actix_web::rt::System::new().block_on(async move {
                 let store = RedisSessionStore::new(url.as_str()).await.expect("connect to redis");
                 let registry = RedisLoginRegistry::new(&url).await.expect("connect the registry to redis");
-                let manager = manager.login_registry(registry);
+                let manager = if kind == "ours-redis-cached" {
+                    manager.login_registry(CachedLoginRegistry::new(registry, Duration::from_secs(5)))
+                } else {
+                    manager.login_registry(registry)
+                };
                 run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
             })
         }
