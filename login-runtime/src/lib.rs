@@ -149,9 +149,11 @@
 //!   [absolute](LoginManager::absolute_timeout) timeouts your application needs; guard
 //!   sensitive operations with [`#[fresh_login_required]`](macro@fresh_login_required).
 //! - To let users see their sessions and devices and end them (OWASP ASVS V3.3.4), give the
-//!   manager a [`LoginRegistry`] ([`MemoryLoginRegistry`] on one process, your database on
-//!   several) and offer [`logins`], [`revoke_login`] and [`revoke_other_logins`] behind
-//!   [`#[fresh_login_required]`](macro@fresh_login_required).
+//!   manager a [`LoginRegistry`] ([`MemoryLoginRegistry`] on one process, Redis or your
+//!   database on several, a [`CachedLoginRegistry`] in front to spare a lookup per request)
+//!   and offer [`logins`], [`revoke_login`] and [`revoke_other_logins`] behind
+//!   [`#[fresh_login_required]`](macro@fresh_login_required); bound what it keeps with
+//!   [`max_logins_per_user`](LoginManager::max_logins_per_user).
 //! - Behind a reverse proxy, turn on [`trust_forwarded_for`](LoginManager::trust_forwarded_for)
 //!   only if the proxy sets `X-Forwarded-For` itself.
 //!
