@@ -12,7 +12,7 @@ use crate::registry::{LoginInfo, LoginRegistry};
 /// of a logged-in user do not each ask the registry behind it.
 ///
 /// Every request that loads the user asks the registry whether its login is still listed:
-/// with [`RedisLoginRegistry`](crate::RedisLoginRegistry) one `HEXISTS` round trip, about as
+/// with `RedisLoginRegistry` (feature `redis`) one `HEXISTS` round trip, about as
 /// much work again as reading the session from Redis (BENCHMARKS.md, rows 7b, 7r, 7c). With
 /// this cache in front, a login found listed is not asked about again for `ttl`.
 ///
