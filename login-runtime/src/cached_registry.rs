@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
@@ -91,11 +91,11 @@ impl<R> CachedLoginRegistry<R> {
         self.clock = Arc::new(clock);
         self
     }
+}
 
-    fn with<T>(&self, f: impl FnOnce(&mut Listed) -> T) -> T {
-        // A panic elsewhere while holding the lock leaves a cache that is still consistent.
-        f(&mut self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
+fn lock(listed: &Mutex<Listed>) -> MutexGuard<'_, Listed> {
+    // A panic elsewhere while holding the lock leaves a cache that is still consistent.
+    listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<R: Clone> Clone for CachedLoginRegistry<R> {
@@ -125,21 +125,21 @@ impl<R: LoginRegistry> LoginRegistry for CachedLoginRegistry<R> {
         async move {
             added.await?;
             let now = clock.now();
-            listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(&user_id, login_id, now + ttl, now);
+            lock(&listed).insert(&user_id, login_id, now.saturating_add(ttl), now);
             Ok(())
         }
     }
 
     fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static {
         let now = self.clock.now();
-        let known = self.with(|listed| listed.contains(user_id, login_id, now));
+        let known = lock(&self.listed).contains(user_id, login_id, now);
         let ask = (!known).then(|| (self.inner.contains(user_id, login_id), self.listed.clone(), user_id.to_owned()));
-        let until = now + self.ttl;
+        let until = now.saturating_add(self.ttl);
         async move {
             let Some((asked, listed, user_id)) = ask else { return Ok(true) };
             let answer = asked.await?;
             if answer {
-                listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(&user_id, login_id, until, now);
+                lock(&listed).insert(&user_id, login_id, until, now);
             }
             Ok(answer)
         }
@@ -147,7 +147,7 @@ impl<R: LoginRegistry> LoginRegistry for CachedLoginRegistry<R> {
 
     fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static {
         // Forgotten here first: from now on this process asks the registry.
-        self.with(|listed| listed.remove(login_id));
+        lock(&self.listed).remove(login_id);
         self.inner.remove(user_id, login_id)
     }
 
