@@ -23,6 +23,22 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM UTC` (the proleptic Gregorian calendar;
+/// Howard Hinnant's days-to-civil algorithm).
+pub fn utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3_600, rest % 3_600 / 60)
+}
+
 const STYLE: &str = "
   * { box-sizing: border-box; }
   body { margin: 0; font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif;
@@ -103,7 +119,15 @@ pub fn page(title: &str, user: Option<&User>, flashes: &FlashMessages, body: &st
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, utc};
+
+    #[test]
+    fn formats_unix_times_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_796_282_618), "2026-12-03 07:23 UTC");
+        assert_eq!(utc(4_102_444_799), "2099-12-31 23:59 UTC");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

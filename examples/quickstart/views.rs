@@ -13,7 +13,7 @@ use login_runtime::{
 };
 use serde::Deserialize;
 
-use crate::html::{escape, page};
+use crate::html::{escape, page, utc};
 use crate::users::{Db, User};
 
 /// Registers every page.
@@ -301,7 +301,7 @@ async fn devices(
                 "<tr><td>{agent}</td><td>{address}</td><td>{since}</td><td>{remembered}</td><td>{action}</td></tr>\n",
                 agent = escape(entry.user_agent.as_deref().unwrap_or("unknown")),
                 address = escape(entry.address.as_deref().unwrap_or("unknown")),
-                since = entry.created_at,
+                since = utc(entry.created_at),
                 remembered = if entry.remembered { "yes" } else { "no" },
             )
         })
@@ -309,7 +309,7 @@ async fn devices(
     let body = format!(
         r#"<h1>Devices</h1>
 <table>
-<tr><th>Browser</th><th>Address</th><th>Logged in at (Unix time)</th><th>Remembered</th><th></th></tr>
+<tr><th>Browser</th><th>Address</th><th>Logged in</th><th>Remembered</th><th></th></tr>
 {rows}</table>
 <form method="post" action="/devices/others/end"><button type="submit">Log out all other devices</button></form>
 <p class="hint">Logging a device out asks for your password first if you did not enter it in
