@@ -27,7 +27,7 @@
 //! Row 6  = `/protected` with only the remember cookie of `/login?remember=1`
 //!          (the restore re-creates the session each time, so Set-Cookie > 0 is expected).
 //! `GET /__loads` answers the number of user-loader calls so far (the driver checks
-//! `loads_per_req`: 1 on rows 4, 6, 7b; 0 on row 5).
+//! `loads_per_req`: 1 on rows 4, 4r, 6, 7b, 7r, 7c; 0 on rows 4p and 5).
 //! Row 7b = row 4 on "ours-redis".                                (Set-Cookie must be 0)
 //! Row 4r = row 4 on "ours-registry": the same app with a `MemoryLoginRegistry`.
 //! Row 7r = row 7b on "ours-redis-registry": with a `RedisLoginRegistry` on the same Redis.
