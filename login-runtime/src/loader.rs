@@ -14,6 +14,7 @@ use actix_web::{FromRequest, HttpRequest};
 use tracing::{Instrument, Span};
 
 use crate::error::LoginError;
+use crate::registry::RegistryFuture;
 use crate::user::{AuthUser, SharedUser};
 
 /// Loads a user from the id stored in the session (Flask-Login's `user_loader`).
@@ -77,7 +78,9 @@ pub(crate) type LoadFuture = futures_core::future::LocalBoxFuture<'static, Resul
 
 /// A user loader with its types erased, as the manager stores it.
 pub(crate) trait DynUserLoader: Send + Sync {
-    fn load(&self, id: &str, req: &HttpRequest) -> LoadFuture;
+    /// Loads user `id`; with `listed`, only once the login registry says the login is still
+    /// listed (`Ok(None)`, no such user, when it is not).
+    fn load(&self, id: &str, req: &HttpRequest, listed: Option<RegistryFuture<bool>>) -> LoadFuture;
     fn user_type(&self) -> &'static str;
 }
 
@@ -114,7 +117,7 @@ fn boxed(
 }
 
 impl<L: UserLoader> DynUserLoader for L {
-    fn load(&self, raw_id: &str, req: &HttpRequest) -> LoadFuture {
+    fn load(&self, raw_id: &str, req: &HttpRequest, listed: Option<RegistryFuture<bool>>) -> LoadFuture {
         let Ok(id) = raw_id.parse::<L::Id>() else {
             // An id this loader cannot even parse names no user of it.
             return Box::pin(std::future::ready(Ok(None)));
@@ -124,6 +127,13 @@ impl<L: UserLoader> DynUserLoader for L {
         // The extractors run when the load is first polled: the caller may still be reading
         // the session now.
         let load = async move {
+            // In the same boxed future as the load: a registry costs no allocation of its own.
+            if let Some(listed) = listed
+                && !listed.await?
+            {
+                tracing::info!("the login was revoked");
+                return Ok(None);
+            }
             let args = L::Args::from_request(&req, &mut Payload::None).await.map_err(|e| args_error(e.into()))?;
             drop(req);
             finish(loader.call(id, args).await)

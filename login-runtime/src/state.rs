@@ -17,7 +17,7 @@ use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::loader::LoadFuture;
 use crate::manager::{LoginManager, SessionProtection};
-use crate::registry::{RegistryFuture, RegistryOp, login_info, new_login_id, queue, queue_removal};
+use crate::registry::{RegistryOp, login_info, new_login_id, queue, queue_removal};
 use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
 
@@ -589,27 +589,15 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
     }
     // The loader parses the id now and runs its extractors when first polled, after the
     // session is no longer borrowed.
-    let mut load = settings.loader.load(id, req);
-    if let Some(registry) = &settings.registry
-        && !listed_now
-    {
-        let Some(login_id) = record.login_id else { return Verdict::Ended("login not in the login registry") };
-        load = if_listed(registry.contains(id, login_id), load);
-    }
+    let listed = match &settings.registry {
+        Some(registry) if !listed_now => match record.login_id {
+            Some(login_id) => Some(registry.contains(id, login_id)),
+            None => return Verdict::Ended("login not in the login registry"),
+        },
+        _ => None,
+    };
+    let load = settings.loader.load(id, req, listed);
     Verdict::Load { load, record, write: changed.then(|| id.to_owned()) }
-}
-
-/// `load`, once the registry says the login is still listed; `Ok(None)` (no such user) when
-/// it is not.
-fn if_listed(listed: RegistryFuture<bool>, load: LoadFuture) -> LoadFuture {
-    Box::pin(async move {
-        if listed.await? {
-            load.await
-        } else {
-            tracing::info!("the login was revoked");
-            Ok(None)
-        }
-    })
 }
 
 /// No login in the session: the remember cookie, then the request loader.
@@ -629,10 +617,7 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
         });
         match token {
             Some((token, listed)) => {
-                let mut load = settings.loader.load(&token.user_id, req);
-                if let Some(listed) = listed {
-                    load = if_listed(listed, load);
-                }
+                let load = settings.loader.load(&token.user_id, req, listed);
                 return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
             }
             None => {
