@@ -153,8 +153,13 @@ async fn main() -> std::io::Result<()> {
                     Ok(Err(error)) => fail(&format_args!("{error:#}")),
                     Err(_) => fail(&format_args!("no answer within {} s", wait.as_secs())),
                 };
+            // The "still listed" answers are kept 5 s in each process: a device logged out from
+            // another server of the site is noticed up to 5 s later, and a request does not pay
+            // a second Redis round trip (BENCHMARKS.md, rows 7r and 7c).
             let login = match login_runtime::RedisLoginRegistry::new(&url).await {
-                Ok(registry) => login.login_registry(registry),
+                Ok(registry) => {
+                    login.login_registry(login_runtime::CachedLoginRegistry::new(registry, Duration::from_secs(5)))
+                }
                 Err(error) => fail(&error),
             };
             (serve(move || store.clone(), session_key, login, db, port)?, "in Redis (REDIS_URL)")
