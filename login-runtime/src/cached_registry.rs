@@ -52,6 +52,9 @@ pub struct CachedLoginRegistry<R> {
 #[derive(Default)]
 struct Listed {
     logins: HashMap<u64, (Box<str>, u64)>,
+    /// How many removals this process has made: an answer asked for before one of them may
+    /// predate it, and is not kept.
+    removals: u64,
 }
 
 impl Listed {
@@ -63,7 +66,12 @@ impl Listed {
         self.logins.get(&login_id).is_some_and(|(user, until)| &**user == user_id && now < *until)
     }
 
-    fn insert(&mut self, user_id: &str, login_id: u64, until: u64, now: u64) {
+    /// Keeps "listed" for login `login_id` of `user_id` until `until`, unless a removal was made
+    /// since `asked` (the count of removals when the answer was asked for).
+    fn insert(&mut self, user_id: &str, login_id: u64, until: u64, now: u64, asked: u64) {
+        if self.removals != asked {
+            return;
+        }
         if self.logins.len() >= Self::MAX {
             self.logins.retain(|_, (_, until)| now < *until);
             if self.logins.len() >= Self::MAX {
@@ -75,6 +83,7 @@ impl Listed {
 
     fn remove(&mut self, login_id: u64) {
         self.logins.remove(&login_id);
+        self.removals += 1;
     }
 }
 
@@ -120,26 +129,30 @@ impl<R: LoginRegistry> LoginRegistry for CachedLoginRegistry<R> {
     fn add(&self, login: LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static {
         // Listed once the registry has it: not before, in case adding fails.
         let (user_id, login_id) = (login.user_id.clone(), login.id);
+        let asked = lock(&self.listed).removals;
         let added = self.inner.add(login);
         let (listed, clock, ttl) = (self.listed.clone(), self.clock.clone(), self.ttl);
         async move {
             added.await?;
             let now = clock.now();
-            lock(&listed).insert(&user_id, login_id, now.saturating_add(ttl), now);
+            lock(&listed).insert(&user_id, login_id, now.saturating_add(ttl), now, asked);
             Ok(())
         }
     }
 
     fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static {
         let now = self.clock.now();
-        let known = lock(&self.listed).contains(user_id, login_id, now);
+        let (known, removals) = {
+            let listed = lock(&self.listed);
+            (listed.contains(user_id, login_id, now), listed.removals)
+        };
         let ask = (!known).then(|| (self.inner.contains(user_id, login_id), self.listed.clone(), user_id.to_owned()));
         let until = now.saturating_add(self.ttl);
         async move {
-            let Some((asked, listed, user_id)) = ask else { return Ok(true) };
-            let answer = asked.await?;
+            let Some((answer, listed, user_id)) = ask else { return Ok(true) };
+            let answer = answer.await?;
             if answer {
-                lock(&listed).insert(&user_id, login_id, until, now);
+                lock(&listed).insert(&user_id, login_id, until, now, removals);
             }
             Ok(answer)
         }
@@ -231,22 +244,35 @@ mod tests {
         assert!(cached.list("ada").await.unwrap().is_empty());
     }
 
+    #[actix_web::test]
+    async fn an_answer_asked_for_before_a_removal_here_is_not_kept() {
+        let clock = ManualClock::new(1_000);
+        let behind = MemoryLoginRegistry::new();
+        let cached = CachedLoginRegistry::new(behind.clone(), Duration::from_secs(5)).clock(clock);
+        behind.add(info("ada", 1)).await.unwrap();
+        // The memory registry answers when asked: "listed", delivered after the removal.
+        let in_flight = cached.contains("ada", 1);
+        cached.remove("ada", 1).await.unwrap();
+        assert!(in_flight.await.unwrap());
+        assert!(!cached.contains("ada", 1).await.unwrap(), "the removal made here must hold at once");
+    }
+
     #[test]
     fn a_full_cache_drops_expired_answers_first_then_everything() {
         let mut listed = Listed::default();
         for id in 0..Listed::MAX as u64 {
-            listed.insert("ada", id, if id == 0 { 20 } else { 10 }, 0);
+            listed.insert("ada", id, if id == 0 { 20 } else { 10 }, 0, 0);
         }
         // At 15 all but login 0 have expired: they go, login 0 stays.
-        listed.insert("ada", u64::MAX, 30, 15);
+        listed.insert("ada", u64::MAX, 30, 15, 0);
         assert_eq!(listed.logins.len(), 2);
         assert!(listed.contains("ada", 0, 15) && listed.contains("ada", u64::MAX, 15));
         // Full of live answers: all go but the new one.
         let mut listed = Listed::default();
         for id in 0..Listed::MAX as u64 {
-            listed.insert("ada", id, 100, 0);
+            listed.insert("ada", id, 100, 0, 0);
         }
-        listed.insert("ada", u64::MAX, 100, 0);
+        listed.insert("ada", u64::MAX, 100, 0, 0);
         assert_eq!(listed.logins.len(), 1);
     }
 }
