@@ -248,10 +248,20 @@ pub async fn logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result
     let manager = LoginManager::from_request(req)?;
     let registry = registry(manager)?;
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    let list = registry.list(&user_id).await?;
-    let (mut live, expired): (Vec<_>, Vec<_>) = list.into_iter().partition(|l| !expired(manager, l));
+    live_logins(registry, manager, &user_id).await
+}
+
+/// The listed logins of `user_id`, oldest first, once those past the absolute timeout (and
+/// not remembered) are removed.
+async fn live_logins(
+    registry: &dyn DynLoginRegistry,
+    manager: &LoginManager,
+    user_id: &str,
+) -> Result<Vec<LoginInfo>, LoginError> {
+    let (mut live, expired): (Vec<_>, Vec<_>) =
+        registry.list(user_id).await?.into_iter().partition(|l| !expired(manager, l));
     for login in expired {
-        registry.remove(&user_id, login.id).await?;
+        registry.remove(user_id, login.id).await?;
     }
     live.sort_by_key(|l| (l.created_at, l.id));
     Ok(live)
@@ -291,15 +301,13 @@ async fn prune(
     if max.is_none() && manager.settings().absolute_timeout.is_none() {
         return Ok(());
     }
-    let (mut others, mut ended): (Vec<_>, Vec<_>) =
-        registry.list(user_id).await?.into_iter().filter(|l| l.id != new_id).partition(|l| !expired(manager, l));
+    let mut others = live_logins(registry, manager, user_id).await?;
+    others.retain(|l| l.id != new_id);
     if let Some(max) = max {
-        others.sort_by_key(|l| (l.created_at, l.id));
         let over = others.len().saturating_sub(max - 1);
-        ended.extend(others.drain(..over));
-    }
-    for login in ended {
-        registry.remove(user_id, login.id).await?;
+        for login in others.drain(..over) {
+            registry.remove(user_id, login.id).await?;
+        }
     }
     Ok(())
 }

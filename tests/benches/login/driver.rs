@@ -71,6 +71,9 @@ pub fn rows() -> Vec<Row> {
         pending: None,
         loads_per_req: None,
     };
+    // Our protected route on the Redis store (rows 7b, 7r, 7c).
+    let ours_redis =
+        Row { needs_redis: true, path: "/protected", pending: OURS_PENDING, loads_per_req: Some(1), ..base.clone() };
     vec![
         Row {
             id: "1",
@@ -150,35 +153,18 @@ pub fn rows() -> Vec<Row> {
             needs_redis: true,
             ..base.clone()
         },
-        Row {
-            id: "7b",
-            label: "ours on redis store (as row 4)",
-            server: "ours-redis",
-            needs_redis: true,
-            path: "/protected",
-            pending: OURS_PENDING,
-            loads_per_req: Some(1),
-            ..base.clone()
-        },
+        Row { id: "7b", label: "ours on redis store (as row 4)", server: "ours-redis", ..ours_redis.clone() },
         Row {
             id: "7r",
             label: "ours as row 7b, login registry in redis (RedisLoginRegistry)",
             server: "ours-redis-registry",
-            needs_redis: true,
-            path: "/protected",
-            pending: OURS_PENDING,
-            loads_per_req: Some(1),
-            ..base.clone()
+            ..ours_redis.clone()
         },
         Row {
             id: "7c",
             label: "ours as row 7r, registry answers cached 5 s (CachedLoginRegistry)",
             server: "ours-redis-cached",
-            needs_redis: true,
-            path: "/protected",
-            pending: OURS_PENDING,
-            loads_per_req: Some(1),
-            ..base.clone()
+            ..ours_redis
         },
         // ---- axum ----
         Row {

@@ -134,22 +134,20 @@ pub fn serve(kind: &str, listener: TcpListener, port: u16, redis_url: Option<Str
             let manager = manager.login_registry(MemoryLoginRegistry::new());
             run_actix(listener, port, move || app(CookieSessionStore::default(), users.clone(), manager.clone()))
         }
-        "ours-redis" => {
-            let url = redis_url.unwrap_or_else(|| crate::die("ours-redis needs --redis URL"));
-            actix_web::rt::System::new().block_on(async move {
-                let store = RedisSessionStore::new(url).await.expect("connect to redis");
-                run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
-            })
-        }
-        "ours-redis-registry" | "ours-redis-cached" => {
+        "ours-redis" | "ours-redis-registry" | "ours-redis-cached" => {
             let url = redis_url.unwrap_or_else(|| crate::die("the redis servers need --redis URL"));
             actix_web::rt::System::new().block_on(async move {
                 let store = RedisSessionStore::new(url.as_str()).await.expect("connect to redis");
-                let registry = RedisLoginRegistry::new(&url).await.expect("connect the registry to redis");
-                let manager = if kind == "ours-redis-cached" {
-                    manager.login_registry(CachedLoginRegistry::new(registry, Duration::from_secs(5)))
-                } else {
-                    manager.login_registry(registry)
+                let manager = match kind {
+                    "ours-redis" => manager,
+                    _ => {
+                        let registry = RedisLoginRegistry::new(&url).await.expect("connect the registry to redis");
+                        if kind == "ours-redis-cached" {
+                            manager.login_registry(CachedLoginRegistry::new(registry, Duration::from_secs(5)))
+                        } else {
+                            manager.login_registry(registry)
+                        }
+                    }
                 };
                 run_actix_in_system(listener, port, move || app(store.clone(), users.clone(), manager.clone())).await
             })
