@@ -167,6 +167,16 @@ impl<R: LoginRegistry> LoginRegistry for CachedLoginRegistry<R> {
     fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
         self.inner.list(user_id)
     }
+
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        self.inner.touch(user_id, login_id, last_seen, expires_at)
+    }
 }
 
 #[cfg(test)]
@@ -199,10 +209,19 @@ mod tests {
         fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
             self.inner.list(user_id)
         }
+        fn touch(
+            &self,
+            user_id: &str,
+            login_id: u64,
+            last_seen: u64,
+            expires_at: u64,
+        ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+            self.inner.touch(user_id, login_id, last_seen, expires_at)
+        }
     }
 
     fn info(user_id: &str, id: u64) -> LoginInfo {
-        LoginInfo { id, user_id: user_id.into(), created_at: 1, remembered: false, address: None, user_agent: None }
+        LoginInfo::new(id, user_id, 1)
     }
 
     #[actix_web::test]

@@ -143,8 +143,12 @@ pub fn login_user_with<U: AuthUser + Clone>(
         if let Some((record, id)) = replaced {
             queue_removal(req, manager, &record, &id);
         }
-        let remembered = matches!(cookie, Some(CookieOp::Set { .. }));
-        queue(req, RegistryOp::Add(login_info(req, manager, &user_id, login_id, remembered)));
+        let remember_until = match &cookie {
+            Some(CookieOp::Set { lifetime, .. }) => Some(manager.now().saturating_add(lifetime.as_secs())),
+            _ => None,
+        };
+        let info = login_info(req, manager, &user_id, login_id, user.hash_digest(), remember_until);
+        queue(req, RegistryOp::Add(info));
     }
     // From here on this request's current user is this one, as in Flask-Login: no loader call.
     let shared: SharedUser = Rc::new(user.clone());

@@ -59,7 +59,7 @@ pub(crate) struct Settings {
     /// SipHash keys for the session-protection identifier, from the secret key.
     pub(crate) ident_key: Option<(u64, u64)>,
     pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
-    pub(crate) max_logins: Option<usize>,
+    pub(crate) max_logins: usize,
 }
 
 /// How hard the login manager guards a session against being used from another client
@@ -171,7 +171,7 @@ impl LoginManager {
             hooks: Vec::new(),
             ident_key: None,
             registry: None,
-            max_logins: None,
+            max_logins: Self::DEFAULT_MAX_LOGINS,
         };
         Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
@@ -369,10 +369,12 @@ impl LoginManager {
         self
     }
 
-    /// How often the time of the last request is written for the idle timeout (default: a
-    /// tenth of the idle timeout, at most a minute; never more than half the idle timeout). The
-    /// idle timeout is enforced to within this interval: a user idle for a little less than the
-    /// timeout may already be logged out.
+    /// How often the time of the last request is written for the idle timeout and the login
+    /// registry's [`last_seen`](crate::LoginInfo::last_seen) (default: a tenth of the idle
+    /// timeout, at most a minute, never more than half the idle timeout; 5 minutes with a
+    /// registry and no idle timeout). The idle timeout is enforced to within this interval: a
+    /// user idle for a little less than the timeout may already be logged out. Requests in
+    /// between write nothing.
     pub fn activity_write_interval(mut self, interval: Duration) -> Self {
         self.settings_mut().activity_interval = Some(interval.as_secs());
         self
@@ -399,13 +401,18 @@ impl LoginManager {
         self
     }
 
+    /// The default of [`max_logins_per_user`](Self::max_logins_per_user): 100 listed logins
+    /// per user.
+    pub const DEFAULT_MAX_LOGINS: usize = 100;
+
     /// At most `max` listed logins per user (with a [login registry](Self::login_registry)):
     /// each new login ends the user's oldest ones beyond `max` (they are logged out on their
-    /// next request, and their remember cookies stop working). Default: no limit. (`0` counts
-    /// as 1: the new login itself always stays.)
+    /// next request, and their remember cookies stop working). Default:
+    /// [`DEFAULT_MAX_LOGINS`](Self::DEFAULT_MAX_LOGINS) (100); `usize::MAX` for no limit. (`0`
+    /// counts as 1: the new login itself always stays.)
     ///
-    /// Each new login also removes the user's logins past the [absolute
-    /// timeout](Self::absolute_timeout) that came without a remember cookie, as
+    /// Each new login also removes the user's logins that can no longer be used (timed out,
+    /// remember cookie expired, made before a change of the session hash), as
     /// [`logins`](crate::logins) does. Together they bound what the registry holds for a
     /// user whose logins are abandoned (a closed browser, a cookie that expired) rather than
     /// logged out.
@@ -421,7 +428,7 @@ impl LoginManager {
     ///     .max_logins_per_user(20);
     /// ```
     pub fn max_logins_per_user(mut self, max: usize) -> Self {
-        self.settings_mut().max_logins = Some(max.max(1));
+        self.settings_mut().max_logins = max.max(1);
         self
     }
 
@@ -469,10 +476,15 @@ impl LoginManager {
         self.shared.settings.clock.now()
     }
 
-    /// The interval at which the last request's time is written, when an idle timeout is set.
+    /// The interval at which the last request's time is written, with an idle timeout or a
+    /// login registry.
     pub(crate) fn activity_interval(&self) -> Option<u64> {
         let s = &self.shared.settings;
-        // At most half the idle timeout, or users active all along would time out.
-        s.idle_timeout.map(|idle| s.activity_interval.unwrap_or((idle / 10).clamp(1, 60)).min(idle / 2))
+        match s.idle_timeout {
+            // At most half the idle timeout, or users active all along would time out.
+            Some(idle) => Some(s.activity_interval.unwrap_or((idle / 10).clamp(1, 60)).min(idle / 2)),
+            None if s.registry.is_some() => Some(s.activity_interval.unwrap_or(300)),
+            None => None,
+        }
     }
 }

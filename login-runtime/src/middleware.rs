@@ -137,6 +137,13 @@ async fn apply<B>(
         let done = match op {
             RegistryOp::Add(login) => add_login(registry, &manager, login).await,
             RegistryOp::Remove { user_id, login_id } => registry.remove(&user_id, login_id).await,
+            RegistryOp::Touch { user_id, login_id, last_seen, expires_at } => {
+                // Only the login's last-seen time is lost: the next interval writes it again.
+                if let Err(error) = registry.touch(&user_id, login_id, last_seen, expires_at).await {
+                    tracing::warn!(%error, "could not record when a login was last seen");
+                }
+                Ok(())
+            }
         };
         if let Err(error) = done {
             tracing::error!(%error, "login error");

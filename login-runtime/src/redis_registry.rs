@@ -1,5 +1,6 @@
 //! A login registry in Redis (feature `redis`), for apps on several processes or machines.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,10 +14,13 @@ use crate::registry::{LoginInfo, LoginRegistry};
 /// id) holding the login as JSON.
 ///
 /// It can share the Redis of actix-session's `RedisSessionStore`. Each request that loads the
-/// user asks it one `HEXISTS`; logins and logouts write one field.
+/// user asks it one `HEXISTS`; logins and logouts write one field, and a login's
+/// [`last_seen`](LoginInfo::last_seen) is written at most once per activity interval (in
+/// field `<id>:seen`). The key expires once the last of its logins can no longer be used
+/// ([`LoginInfo::expires_at`]); expired logins of a user with live ones are removed by the
+/// runtime when it lists them (at each login of the user, and on their devices page).
 ///
 /// ```no_run
-/// use std::time::Duration;
 /// use login_runtime::{AuthUser, LoginManager, RedisLoginRegistry, user_loader};
 ///
 /// #[derive(AuthUser)]
@@ -26,9 +30,7 @@ use crate::registry::{LoginInfo, LoginRegistry};
 /// async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
 ///
 /// # async fn run() -> redis::RedisResult<()> {
-/// let registry = RedisLoginRegistry::new("redis://127.0.0.1:6379")
-///     .await?
-///     .expire_after(Duration::from_secs(400 * 24 * 3600)); // longer than any remember cookie
+/// let registry = RedisLoginRegistry::new("redis://127.0.0.1:6379").await?;
 /// let manager = LoginManager::new(load_user).login_registry(registry);
 /// # Ok(()) }
 /// ```
@@ -82,12 +84,19 @@ impl RedisLoginRegistry {
         self
     }
 
-    /// Forget a user's logins this long after their last login (default: never). Make it
-    /// longer than the longest remember cookie and absolute timeout: a login the registry has
-    /// forgotten ends.
+    /// Keep a user's logins at least this long after their last login or
+    /// [touch](LoginRegistry::touch) (default: until the latest of their
+    /// [`expires_at`](LoginInfo::expires_at); the key expires then).
     pub fn expire_after(mut self, after: Duration) -> Self {
         self.expire_after = Some(after);
         self
+    }
+
+    /// The key's time to live once it holds a login usable until `expires_at`, at `now`.
+    fn ttl(&self, now: u64, expires_at: u64) -> u64 {
+        // A minute's margin for clocks apart; at most a century (Redis refuses huge expiries).
+        let ttl = expires_at.saturating_sub(now).saturating_add(60).min(100 * 365 * 24 * 3600);
+        self.expire_after.map_or(ttl, |after| ttl.max(after.as_secs())).max(1)
     }
 
     fn key(&self, user_id: &str) -> String {
@@ -95,23 +104,49 @@ impl RedisLoginRegistry {
     }
 }
 
+/// Lists a login (ARGV: id, JSON, time to live): its JSON in field `<id>`, any earlier touch of
+/// the same id forgotten, and the key kept alive at least that long.
+const ADD: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1] .. ':seen')
+local ttl = tonumber(ARGV[3])
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return 0
+";
+
+/// Touches a listed login (ARGV: id, last seen, expires at, time to live): field `<id>:seen`
+/// holds `<last seen> <expires at>`, the latter only ever raised.
+const TOUCH: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local field = ARGV[1] .. ':seen'
+local expires = tonumber(ARGV[3])
+local old = redis.call('HGET', KEYS[1], field)
+if old then
+  local was = tonumber(string.match(old, '%d+$'))
+  if was and was > expires then expires = was end
+end
+redis.call('HSET', KEYS[1], field, ARGV[2] .. ' ' .. string.format('%d', expires))
+local ttl = tonumber(ARGV[4])
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return 1
+";
+
+/// Times above this are kept as this (a Lua number holds it exactly; the year 36812).
+const MAX_TIME: u64 = 1 << 40;
+
 impl LoginRegistry for RedisLoginRegistry {
     type Error = redis::RedisError;
 
     fn add(&self, login: LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static {
         let mut conn = self.conn.clone();
         let key = self.key(&login.user_id);
-        let expire = self.expire_after.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1));
+        let ttl = self.ttl(login.last_seen, login.expires_at);
+        let login = LoginInfo { expires_at: login.expires_at.min(MAX_TIME), ..login };
         let json = serde_json::to_string(&login);
         async move {
             let json =
                 json.map_err(|e| redis::RedisError::from((redis::ErrorKind::TypeError, "JSON", e.to_string())))?;
-            let mut pipe = redis::pipe();
-            pipe.atomic().hset(&key, login.id, json).ignore();
-            if let Some(secs) = expire {
-                pipe.expire(&key, secs).ignore();
-            }
-            pipe.query_async::<()>(&mut conn).await
+            redis::cmd("EVAL").arg(ADD).arg(1).arg(&key).arg(login.id).arg(json).arg(ttl).query_async(&mut conn).await
         }
     }
 
@@ -124,18 +159,32 @@ impl LoginRegistry for RedisLoginRegistry {
     fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static {
         let mut conn = self.conn.clone();
         let key = self.key(user_id);
-        async move { conn.hdel::<_, _, ()>(key, login_id).await }
+        async move { conn.hdel::<_, _, ()>(key, &[login_id.to_string(), format!("{login_id}:seen")]).await }
     }
 
     fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
         let mut conn = self.conn.clone();
         let key = self.key(user_id);
         async move {
-            let values: Vec<String> = conn.hvals(&key).await?;
-            Ok(values
+            let fields: HashMap<String, String> = conn.hgetall(&key).await?;
+            Ok(fields
                 .iter()
-                .filter_map(|json| match serde_json::from_str(json) {
-                    Ok(login) => Some(login),
+                .filter(|(field, _)| !field.ends_with(":seen"))
+                .filter_map(|(field, json)| match serde_json::from_str::<LoginInfo>(json) {
+                    Ok(mut login) => {
+                        if login.last_seen == 0 {
+                            // Listed by a version that did not record it.
+                            login.last_seen = login.created_at;
+                        }
+                        if let Some((seen, expires)) =
+                            fields.get(&format!("{field}:seen")).and_then(|s| s.split_once(' '))
+                            && let (Ok(seen), Ok(expires)) = (seen.parse::<u64>(), expires.parse::<u64>())
+                        {
+                            login.last_seen = seen;
+                            login.expires_at = login.expires_at.max(expires);
+                        }
+                        Some(login)
+                    }
                     Err(error) => {
                         // Not ours, or from a later version: not a login this one can show.
                         tracing::warn!(%error, key, "ignoring an unreadable login in the registry");
@@ -143,6 +192,31 @@ impl LoginRegistry for RedisLoginRegistry {
                     }
                 })
                 .collect())
+        }
+    }
+
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let mut conn = self.conn.clone();
+        let key = self.key(user_id);
+        let ttl = self.ttl(last_seen, expires_at);
+        let (last_seen, expires_at) = (last_seen.min(MAX_TIME), expires_at.min(MAX_TIME));
+        async move {
+            redis::cmd("EVAL")
+                .arg(TOUCH)
+                .arg(1)
+                .arg(&key)
+                .arg(login_id)
+                .arg(last_seen)
+                .arg(expires_at)
+                .arg(ttl)
+                .query_async::<()>(&mut conn)
+                .await
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The login registry: every login of every user, listed server-side (OWASP ASVS V3.3.4).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Display;
 use std::future::{Future, ready};
 use std::sync::{Arc, Mutex};
@@ -10,10 +10,14 @@ use futures_core::future::LocalBoxFuture;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
-use crate::state::{LoginRecord, current_record, with_state};
+use crate::state::{LoginRecord, SessionHashed, current_record, with_state};
 use crate::user::AuthUser;
 
 /// One login of a user, as the registry keeps it.
+///
+/// A registry of your own stores every field and gives them back from
+/// [`list`](LoginRegistry::list) (the struct is serde-serializable, or build it with
+/// [`LoginInfo::new`] and set the fields).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LoginInfo {
@@ -23,12 +27,55 @@ pub struct LoginInfo {
     pub user_id: String,
     /// When the login was made (seconds since the Unix epoch, by the manager's clock).
     pub created_at: u64,
+    /// When a request last used the login (seconds since the Unix epoch). Written at most once
+    /// per [`activity_write_interval`](LoginManager::activity_write_interval) (default: 5
+    /// minutes without an idle timeout), so it may be that much behind.
+    #[serde(default)]
+    pub last_seen: u64,
+    /// After this time (seconds since the Unix epoch) the login can no longer be used unless
+    /// it is seen again: its timeouts have passed and its remember cookie has expired. A
+    /// registry may forget it from then on; the runtime no longer lists it.
+    #[serde(default = "never")]
+    pub expires_at: u64,
+    /// A digest of the user's [session hash](AuthUser::session_hash) when the login was made
+    /// (opaque): a login whose user's session hash changed since (a password change) is over,
+    /// and no longer listed.
+    #[serde(default)]
+    pub session_hash: Option<u64>,
     /// Whether it came with a remember-me cookie (it may outlive its session).
     pub remembered: bool,
     /// The client's address when the login was made, if known.
     pub address: Option<String>,
     /// The client's `User-Agent` when the login was made, if it sent one.
     pub user_agent: Option<String>,
+}
+
+fn never() -> u64 {
+    u64::MAX
+}
+
+impl LoginInfo {
+    /// Login `id` of user `user_id`, made at `created_at` and last seen then, that never
+    /// expires, with no session hash, no remember cookie, no address and no user agent: set
+    /// the other fields on the result.
+    pub fn new(id: u64, user_id: impl Into<String>, created_at: u64) -> Self {
+        Self {
+            id,
+            user_id: user_id.into(),
+            created_at,
+            last_seen: created_at,
+            expires_at: never(),
+            session_hash: None,
+            remembered: false,
+            address: None,
+            user_agent: None,
+        }
+    }
+
+    /// Whether the login can no longer be used at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now > self.expires_at
+    }
 }
 
 /// Where the logins of every user are listed, server-side, so that users can see their sessions
@@ -77,24 +124,91 @@ pub trait LoginRegistry: Send + Sync + 'static {
     /// What a failed call returns.
     type Error: Display + 'static;
 
-    /// Lists a new login.
+    /// Lists a new login (replacing a listed login with the same user and id).
     fn add(&self, login: LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static;
 
-    /// Whether login `login_id` of user `user_id` is listed.
+    /// Whether login `login_id` of user `user_id` is listed. This is asked on every request
+    /// that loads the user: keep it cheap.
     fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static;
 
     /// Removes a login; removing one that is not listed is not an error.
     fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static;
 
-    /// Every listed login of user `user_id`, in any order.
+    /// Every listed login of user `user_id`, in any order (expired ones may be among them:
+    /// the runtime leaves them out and removes them).
     fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static;
+
+    /// Records that login `login_id` of `user_id` was used at `last_seen` and can be used
+    /// until at least `expires_at`: sets its [`last_seen`](LoginInfo::last_seen), and raises
+    /// its [`expires_at`](LoginInfo::expires_at) to `expires_at` if that is later. Does
+    /// nothing to a login that is not listed. Called at most once per login per
+    /// [`activity_write_interval`](LoginManager::activity_write_interval), never on every
+    /// request.
+    ///
+    /// A registry should also forget, on its own, the logins whose `expires_at` has passed
+    /// (a key expiry, a periodic `DELETE ... WHERE expires_at < now`, or as
+    /// [`MemoryLoginRegistry`] does, on the way of later calls).
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static;
 }
 
 /// A [`LoginRegistry`] in this process's memory: for apps on one process, and for tests.
 /// Clones share the same list.
+///
+/// Each operation on a user's login costs O(1) (a hash map per user), plus O(log n) to keep
+/// the logins in order of expiry: each [`add`](LoginRegistry::add) and
+/// [`touch`](LoginRegistry::touch) also forgets a few logins of any user whose
+/// [`expires_at`](LoginInfo::expires_at) is past (by the time of the login added or
+/// touched), so expired logins go without anyone asking.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryLoginRegistry {
-    logins: Arc<Mutex<HashMap<String, Vec<LoginInfo>>>>,
+    logins: Arc<Mutex<MemoryLogins>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryLogins {
+    by_user: HashMap<String, HashMap<u64, LoginInfo>>,
+    /// (expires at, user, login id) of every listed login.
+    by_expiry: BTreeSet<(u64, String, u64)>,
+}
+
+impl MemoryLogins {
+    /// How many expired logins one call forgets at most (the rest go on later calls).
+    const SWEEP: usize = 16;
+
+    fn remove(&mut self, user_id: &str, login_id: u64) -> Option<LoginInfo> {
+        let list = self.by_user.get_mut(user_id)?;
+        let removed = list.remove(&login_id)?;
+        if list.is_empty() {
+            self.by_user.remove(user_id);
+        }
+        self.by_expiry.remove(&(removed.expires_at, removed.user_id.clone(), login_id));
+        Some(removed)
+    }
+
+    fn insert(&mut self, login: LoginInfo) {
+        self.remove(&login.user_id, login.id);
+        self.by_expiry.insert((login.expires_at, login.user_id.clone(), login.id));
+        self.by_user.entry(login.user_id.clone()).or_default().insert(login.id, login);
+    }
+
+    /// Forgets up to [`Self::SWEEP`] logins that expired before `now`.
+    fn sweep(&mut self, now: u64) {
+        for _ in 0..Self::SWEEP {
+            match self.by_expiry.first() {
+                Some((expires_at, user_id, login_id)) if *expires_at < now => {
+                    let (user_id, login_id) = (user_id.clone(), *login_id);
+                    self.remove(&user_id, login_id);
+                }
+                _ => break,
+            }
+        }
+    }
 }
 
 impl MemoryLoginRegistry {
@@ -103,7 +217,7 @@ impl MemoryLoginRegistry {
         Self::default()
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Vec<LoginInfo>>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut MemoryLogins) -> R) -> R {
         // A panic elsewhere while holding the lock leaves a list that is still consistent.
         let mut logins = self.logins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut logins)
@@ -115,31 +229,44 @@ impl LoginRegistry for MemoryLoginRegistry {
 
     fn add(&self, login: LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static {
         self.with(|logins| {
-            let list = logins.entry(login.user_id.clone()).or_default();
-            list.retain(|l| l.id != login.id);
-            list.push(login);
+            logins.sweep(login.created_at.max(login.last_seen));
+            logins.insert(login);
         });
         ready(Ok(()))
     }
 
     fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static {
-        ready(Ok(self.with(|logins| logins.get(user_id).is_some_and(|list| list.iter().any(|l| l.id == login_id)))))
+        ready(Ok(self.with(|logins| logins.by_user.get(user_id).is_some_and(|list| list.contains_key(&login_id)))))
     }
 
     fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static {
-        self.with(|logins| {
-            if let Some(list) = logins.get_mut(user_id) {
-                list.retain(|l| l.id != login_id);
-                if list.is_empty() {
-                    logins.remove(user_id);
-                }
-            }
-        });
+        self.with(|logins| logins.remove(user_id, login_id));
         ready(Ok(()))
     }
 
     fn list(&self, user_id: &str) -> impl Future<Output = Result<Vec<LoginInfo>, Self::Error>> + 'static {
-        ready(Ok(self.with(|logins| logins.get(user_id).cloned().unwrap_or_default())))
+        ready(Ok(self.with(|logins| {
+            logins.by_user.get(user_id).map(|list| list.values().cloned().collect()).unwrap_or_default()
+        })))
+    }
+
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        self.with(|logins| {
+            let login = logins.remove(user_id, login_id);
+            logins.sweep(last_seen);
+            if let Some(mut login) = login {
+                login.last_seen = last_seen;
+                login.expires_at = login.expires_at.max(expires_at);
+                logins.insert(login);
+            }
+        });
+        ready(Ok(()))
     }
 }
 
@@ -151,6 +278,7 @@ pub(crate) trait DynLoginRegistry: Send + Sync {
     fn contains(&self, user_id: &str, login_id: u64) -> RegistryFuture<bool>;
     fn remove(&self, user_id: &str, login_id: u64) -> RegistryFuture<()>;
     fn list(&self, user_id: &str) -> RegistryFuture<Vec<LoginInfo>>;
+    fn touch(&self, user_id: &str, login_id: u64, last_seen: u64, expires_at: u64) -> RegistryFuture<()>;
 }
 
 fn erased<T, E: Display>(fut: impl Future<Output = Result<T, E>> + 'static) -> RegistryFuture<T> {
@@ -170,6 +298,9 @@ impl<R: LoginRegistry> DynLoginRegistry for R {
     fn list(&self, user_id: &str) -> RegistryFuture<Vec<LoginInfo>> {
         erased(LoginRegistry::list(self, user_id))
     }
+    fn touch(&self, user_id: &str, login_id: u64, last_seen: u64, expires_at: u64) -> RegistryFuture<()> {
+        erased(LoginRegistry::touch(self, user_id, login_id, last_seen, expires_at))
+    }
 }
 
 /// A change to the registry that the login middleware makes once the handler is done.
@@ -177,6 +308,27 @@ impl<R: LoginRegistry> DynLoginRegistry for R {
 pub(crate) enum RegistryOp {
     Add(LoginInfo),
     Remove { user_id: String, login_id: u64 },
+    Touch { user_id: String, login_id: u64, last_seen: u64, expires_at: u64 },
+}
+
+/// With a registry, a login not seen for this long ends (and is forgotten), whatever the
+/// timeouts: 30 days, the longest OWASP ASVS 3.3.2 allows between authentications at level 1.
+/// A remember cookie that lasts longer logs the user back in, as the same login.
+pub(crate) const FORGET_UNSEEN: u64 = 30 * 24 * 3600;
+
+/// Until when a login made (or restored) at `login_at` and seen at `seen` can be used: its
+/// session until the timeouts (and [`FORGET_UNSEEN`]) end it, its remember cookie until
+/// `remember_until`.
+pub(crate) fn usable_until(manager: &LoginManager, login_at: u64, seen: u64, remember_until: Option<u64>) -> u64 {
+    let settings = manager.settings();
+    let mut until = seen.saturating_add(FORGET_UNSEEN);
+    if let Some(idle) = settings.idle_timeout {
+        until = until.min(seen.saturating_add(idle));
+    }
+    if let Some(absolute) = settings.absolute_timeout {
+        until = until.min(login_at.saturating_add(absolute));
+    }
+    until.max(remember_until.unwrap_or(0))
 }
 
 /// A new login id: 40 random bits, never 0 (no id). It only has to be unique among one user's
@@ -193,13 +345,15 @@ pub(crate) fn new_login_id() -> u64 {
     (u64::from_le_bytes(bytes) >> 24).max(1)
 }
 
-/// The registry entry of a login made now on this request.
+/// The registry entry of a login made now on this request, by a user with session-hash digest
+/// `session_hash`, with a remember cookie valid until `remember_until`.
 pub(crate) fn login_info(
     req: &HttpRequest,
     manager: &LoginManager,
     user_id: &str,
     id: u64,
-    remembered: bool,
+    session_hash: Option<u64>,
+    remember_until: Option<u64>,
 ) -> LoginInfo {
     let address = if manager.settings().trust_forwarded_for {
         req.connection_info().realip_remote_addr().map(str::to_owned)
@@ -211,7 +365,18 @@ pub(crate) fn login_info(
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(256).collect());
-    LoginInfo { id, user_id: user_id.to_owned(), created_at: manager.now(), remembered, address, user_agent }
+    let now = manager.now();
+    LoginInfo {
+        id,
+        user_id: user_id.to_owned(),
+        created_at: now,
+        last_seen: now,
+        expires_at: usable_until(manager, now, now, remember_until),
+        session_hash,
+        remembered: remember_until.is_some(),
+        address,
+        user_agent,
+    }
 }
 
 /// Queues a change for the middleware.
@@ -238,9 +403,11 @@ pub fn login_id(req: &HttpRequest) -> Option<u64> {
     current_record(req).and_then(|(record, _)| record.login_id)
 }
 
-/// Every login of `user` that the registry lists, oldest first. Logins past the manager's
-/// [absolute timeout](LoginManager::absolute_timeout) are removed on the way, unless they came
-/// with a remember cookie (which logs them back in after the timeout, as the same login).
+/// Every login of `user` that can still be used, oldest first. The registry's logins that can
+/// not are removed on the way: those past their [`expires_at`](LoginInfo::expires_at) (their
+/// timeouts passed and their remember cookie expired, or not seen for 30 days), past the
+/// manager's [absolute timeout](LoginManager::absolute_timeout) without a remember cookie,
+/// and those made before the user's [session hash](AuthUser::session_hash) changed.
 ///
 /// # Errors
 /// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.
@@ -248,44 +415,48 @@ pub async fn logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result
     let manager = LoginManager::from_request(req)?;
     let registry = registry(manager)?;
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    live_logins(registry, manager, &user_id).await
+    live_logins(registry, manager, &user_id, user.hash_digest()).await
 }
 
-/// The listed logins of `user_id`, oldest first, once those past the absolute timeout (and
-/// not remembered) are removed.
+/// The listed logins of `user_id` (whose session-hash digest is now `hash`), oldest first,
+/// once those that can no longer be used are removed.
 async fn live_logins(
     registry: &dyn DynLoginRegistry,
     manager: &LoginManager,
     user_id: &str,
+    hash: Option<u64>,
 ) -> Result<Vec<LoginInfo>, LoginError> {
-    let (mut live, expired): (Vec<_>, Vec<_>) =
-        registry.list(user_id).await?.into_iter().partition(|l| !expired(manager, l));
-    for login in expired {
+    let (mut live, dead): (Vec<_>, Vec<_>) =
+        registry.list(user_id).await?.into_iter().partition(|l| !over(manager, l, hash));
+    for login in dead {
         registry.remove(user_id, login.id).await?;
     }
     live.sort_by_key(|l| (l.created_at, l.id));
     Ok(live)
 }
 
-/// Whether `login` is past the absolute timeout and has no remember cookie to outlive it.
-fn expired(manager: &LoginManager, login: &LoginInfo) -> bool {
-    manager
-        .settings()
-        .absolute_timeout
-        .is_some_and(|timeout| !login.remembered && manager.now().saturating_sub(login.created_at) > timeout)
+/// Whether `login` can no longer be used, now that the user's session-hash digest is `hash`.
+fn over(manager: &LoginManager, login: &LoginInfo, hash: Option<u64>) -> bool {
+    let now = manager.now();
+    login.is_expired(now)
+        || login.session_hash.is_some_and(|at_login| Some(at_login) != hash)
+        || manager
+            .settings()
+            .absolute_timeout
+            .is_some_and(|timeout| !login.remembered && now.saturating_sub(login.created_at) > timeout)
 }
 
-/// Lists the new login `login`, then ends the user's expired logins and, beyond
-/// [`LoginManager::max_logins_per_user`], the oldest others. Only the listing can fail the
-/// login: the clean-up is tried again at the next login.
+/// Lists the new login `login`, then ends the user's logins that can no longer be used and,
+/// beyond [`LoginManager::max_logins_per_user`], the oldest others. Only the listing can fail
+/// the login: the clean-up is tried again at the next login.
 pub(crate) async fn add_login(
     registry: &dyn DynLoginRegistry,
     manager: &LoginManager,
     login: LoginInfo,
 ) -> Result<(), LoginError> {
-    let (user_id, new_id) = (login.user_id.clone(), login.id);
+    let (user_id, new_id, hash) = (login.user_id.clone(), login.id, login.session_hash);
     registry.add(login).await?;
-    if let Err(error) = prune(registry, manager, &user_id, new_id).await {
+    if let Err(error) = prune(registry, manager, &user_id, new_id, hash).await {
         tracing::warn!(%error, "could not remove a user's old logins from the login registry");
     }
     Ok(())
@@ -296,18 +467,14 @@ async fn prune(
     manager: &LoginManager,
     user_id: &str,
     new_id: u64,
+    hash: Option<u64>,
 ) -> Result<(), LoginError> {
-    let max = manager.settings().max_logins;
-    if max.is_none() && manager.settings().absolute_timeout.is_none() {
-        return Ok(());
-    }
-    let mut others = live_logins(registry, manager, user_id).await?;
+    let mut others = live_logins(registry, manager, user_id, hash).await?;
     others.retain(|l| l.id != new_id);
-    if let Some(max) = max {
-        let over = others.len().saturating_sub(max - 1);
-        for login in others.drain(..over) {
-            registry.remove(user_id, login.id).await?;
-        }
+    let max = manager.settings().max_logins;
+    let over = others.len().saturating_sub(max - 1);
+    for login in others.drain(..over) {
+        registry.remove(user_id, login.id).await?;
     }
     Ok(())
 }
@@ -356,10 +523,12 @@ pub async fn revoke_other_logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn info(user_id: &str, id: u64) -> LoginInfo {
-        LoginInfo { id, user_id: user_id.into(), created_at: 1, remembered: false, address: None, user_agent: None }
+        LoginInfo::new(id, user_id, 1)
     }
 
     #[actix_web::test]
@@ -379,6 +548,51 @@ mod tests {
         assert_eq!(LoginRegistry::list(&shared, "ada").await.unwrap(), vec![info("ada", 2)]);
         assert!(LoginRegistry::contains(&shared, "bob", 1).await.unwrap());
         assert!(LoginRegistry::list(&shared, "nobody").await.unwrap().is_empty());
+    }
+
+    #[actix_web::test]
+    async fn memory_registry_touches_and_forgets_expired_logins_on_its_own() {
+        let registry = MemoryLoginRegistry::new();
+        let login = |user: &str, id, at, expires_at| LoginInfo { expires_at, ..LoginInfo::new(id, user, at) };
+        LoginRegistry::add(&registry, login("ada", 1, 10, 100)).await.unwrap();
+        LoginRegistry::add(&registry, login("bob", 2, 10, 50)).await.unwrap();
+        // A touch moves last_seen and only ever raises expires_at.
+        LoginRegistry::touch(&registry, "ada", 1, 40, 200).await.unwrap();
+        LoginRegistry::touch(&registry, "ada", 1, 45, 150).await.unwrap();
+        let ada = LoginRegistry::list(&registry, "ada").await.unwrap();
+        assert_eq!((ada[0].last_seen, ada[0].expires_at), (45, 200));
+        // Touching what is not listed lists nothing.
+        LoginRegistry::touch(&registry, "ada", 9, 45, 150).await.unwrap();
+        assert!(!LoginRegistry::contains(&registry, "ada", 9).await.unwrap());
+        // Bob's login expired at 50: a later call of anyone forgets it.
+        assert!(LoginRegistry::contains(&registry, "bob", 2).await.unwrap());
+        LoginRegistry::add(&registry, login("cy", 3, 60, 500)).await.unwrap();
+        assert!(!LoginRegistry::contains(&registry, "bob", 2).await.unwrap());
+        assert!(LoginRegistry::list(&registry, "bob").await.unwrap().is_empty());
+        // Ada's, touched until 200, stays past its first expiry.
+        LoginRegistry::add(&registry, login("cy", 4, 150, 500)).await.unwrap();
+        assert!(LoginRegistry::contains(&registry, "ada", 1).await.unwrap());
+        LoginRegistry::add(&registry, login("cy", 5, 201, 500)).await.unwrap();
+        assert!(!LoginRegistry::contains(&registry, "ada", 1).await.unwrap());
+        let state = registry.logins.lock().unwrap();
+        assert_eq!((state.by_user.len(), state.by_expiry.len()), (1, 3));
+    }
+
+    #[actix_web::test]
+    async fn memory_registry_per_user_operations_do_not_grow_with_the_user_s_logins() {
+        // 20,000 logins of one user: quadratic (the old list per user) would take minutes.
+        let registry = MemoryLoginRegistry::new();
+        let started = std::time::Instant::now();
+        for id in 1..=20_000 {
+            LoginRegistry::add(&registry, LoginInfo::new(id, "ada", 1)).await.unwrap();
+            LoginRegistry::touch(&registry, "ada", id, 2, 10).await.unwrap();
+            assert!(LoginRegistry::contains(&registry, "ada", id).await.unwrap());
+        }
+        for id in 1..=20_000 {
+            LoginRegistry::remove(&registry, "ada", id).await.unwrap();
+        }
+        assert!(LoginRegistry::list(&registry, "ada").await.unwrap().is_empty());
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::loader::LoadFuture;
 use crate::manager::{LoginManager, SessionProtection};
-use crate::registry::{RegistryOp, login_info, new_login_id, queue, queue_removal};
+use crate::registry::{FORGET_UNSEEN, RegistryOp, login_info, new_login_id, queue, queue_removal, usable_until};
 use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
 
@@ -509,7 +509,7 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
         if settings.registry.is_some() {
             let login_id = new_login_id();
             record.login_id = Some(login_id);
-            queue(req, RegistryOp::Add(login_info(req, manager, &test.user_id, login_id, false)));
+            queue(req, RegistryOp::Add(login_info(req, manager, &test.user_id, login_id, test.hash, None)));
             listed_now = true;
         }
         record.write(&session, &test.user_id)?;
@@ -552,7 +552,7 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
 /// (`listed_now`: a login this request lists, which the registry does not know yet).
 fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id: &str, listed_now: bool) -> Verdict {
     let settings = manager.settings();
-    if settings.absolute_timeout.is_some() || settings.idle_timeout.is_some() {
+    if settings.absolute_timeout.is_some() || settings.idle_timeout.is_some() || settings.registry.is_some() {
         let now = manager.now();
         let seen_at = record.seen_at.unwrap_or(record.login_at);
         if settings.absolute_timeout.is_some_and(|t| now.saturating_sub(record.login_at) > t) {
@@ -560,6 +560,10 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
         }
         if settings.idle_timeout.is_some_and(|t| now.saturating_sub(seen_at) > t) {
             return Verdict::Ended("idle timeout");
+        }
+        // The registry forgets such a login: it ends here, whether or not it is forgotten yet.
+        if settings.registry.is_some() && now.saturating_sub(seen_at) > FORGET_UNSEEN {
+            return Verdict::Ended("not seen for 30 days");
         }
     }
     let mut changed = false;
@@ -585,6 +589,12 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
         if now.saturating_sub(record.seen_at.unwrap_or(record.login_at)) >= interval {
             record.seen_at = Some(now);
             changed = true;
+            if settings.registry.is_some()
+                && let Some(login_id) = record.login_id
+            {
+                let until = usable_until(manager, record.login_at, now, remember_until(req, manager, id, login_id));
+                queue(req, touch(id, login_id, now, until));
+            }
         }
     }
     // The loader parses the id now and runs its extractors when first polled, after the
@@ -789,11 +799,14 @@ fn accept(
             let session = req.get_session();
             session.renew();
             record.write(&session, &token.user_id)?;
+            let now = manager.now();
+            let until = usable_until(manager, now, now, Some(remembered_until(remember, token, now)));
             with_state(req, |state| {
                 state.record = Some(record);
                 // A session login that timed out on this request is continued here, not over.
                 if let Some(id) = token.login_id {
                     state.registry.retain(|op| !matches!(op, RegistryOp::Remove { login_id, .. } if *login_id == id));
+                    state.registry.push(touch(&token.user_id, id, now, until));
                 }
             });
             emit(&settings.hooks, req, LoginEventKind::LoadedFromCookie, Some(&user), None);
@@ -801,6 +814,27 @@ fn accept(
             Ok(Some(user))
         }
     }
+}
+
+/// The registry's record that login `login_id` of `user_id` was seen at `now` and can be used
+/// until `until`.
+fn touch(user_id: &str, login_id: u64, now: u64, until: u64) -> RegistryOp {
+    RegistryOp::Touch { user_id: user_id.to_owned(), login_id, last_seen: now, expires_at: until }
+}
+
+/// Until when the remember cookie of `token`, seen at `now`, logs in (a cookie re-issued on
+/// each request lasts its lifetime from now).
+fn remembered_until(remember: &crate::remember::RememberMe, token: &Token, now: u64) -> u64 {
+    if remember.refresh_each_request { now.saturating_add(token.lifetime) } else { token.expires }
+}
+
+/// Until when the remember cookie this request carries for login `login_id` of `user_id` logs
+/// in, if it carries a valid one.
+fn remember_until(req: &HttpRequest, manager: &LoginManager, user_id: &str, login_id: u64) -> Option<u64> {
+    let remember = manager.settings().remember.as_ref()?;
+    let now = manager.now();
+    let token = remember.decode(req.cookie(&remember.name)?.value(), now)?;
+    (token.user_id == user_id && token.login_id == Some(login_id)).then(|| remembered_until(remember, &token, now))
 }
 
 /// With `refresh_each_request`, re-issues a valid remember cookie the request carried (and

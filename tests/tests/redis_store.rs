@@ -864,10 +864,7 @@ async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_a
     use login_runtime::{LoginRegistry, RedisLoginRegistry};
     let redis = redis_or_skip!();
     let env = Env::new();
-    let registry = RedisLoginRegistry::new(&redis.url())
-        .await
-        .expect("connect the registry to redis")
-        .expire_after(Duration::from_secs(1000));
+    let registry = RedisLoginRegistry::new(&redis.url()).await.expect("connect the registry to redis");
     let login = env.bare_manager().login_registry(registry.clone());
     // Two servers of one app: what one lists, the other checks.
     let (one, two) =
@@ -881,10 +878,12 @@ async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_a
     assert_eq!(listed.len(), 2, "{listed:?}");
     let phone_login = listed.iter().find(|l| l.user_agent.as_deref() == Some(CURL)).expect("the phone's login");
     assert_eq!((phone_login.user_id.as_str(), phone_login.created_at), (ADA, T0));
-    // One Redis hash per user, a field per login, forgotten after `expire_after`.
+    // One Redis hash per user, a field per login, forgotten once no login of it can be used:
+    // without timeouts or remember cookies, 30 days unseen (and a minute's margin).
     let key = format!("login-registry:{ADA}");
     assert!(site_has_hash(&one, &key, 2));
-    assert!((990..=1000).contains(&one.redis.ttl(&key)), "{}", one.redis.ttl(&key));
+    let month = 30 * 24 * 3600;
+    assert!((month + 50..=month + 60).contains(&one.redis.ttl(&key)), "{}", one.redis.ttl(&key));
 
     // Read-only requests ask the registry (HEXISTS) and write nothing to it.
     let calls = one.redis.command_calls();
@@ -894,6 +893,20 @@ async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_a
     let after = one.redis.command_calls();
     let delta = |c: &str| after.get(c).copied().unwrap_or(0) - calls.get(c).copied().unwrap_or(0);
     assert_eq!((delta("hexists"), delta("hset"), delta("hdel")), (5, 0, 0));
+
+    // Once per activity interval (5 minutes) a request records when its login was last seen:
+    // one script call (the next request is within the interval), keeping the key alive for 30
+    // days from then.
+    env.advance(300);
+    laptop.assert_let_in(&two, ADA).await;
+    laptop.assert_let_in(&one, ADA).await;
+    let laptop_login = registry.list(ADA).await.expect("list").into_iter().find(|l| l.id != phone_login.id);
+    assert_eq!(laptop_login.map(|l| (l.created_at, l.last_seen)), Some((T0, T0 + 300)));
+    assert!(site_has_hash(&one, &key, 3));
+    assert_eq!(
+        one.redis.command_calls().get("eval").copied().unwrap_or(0) - calls.get("eval").copied().unwrap_or(0),
+        1
+    );
 
     // Ending the phone's login (from anywhere) logs it out on every server.
     registry.remove(ADA, phone_login.id).await.expect("remove");

@@ -320,8 +320,97 @@ async fn a_new_login_removes_the_user_s_expired_logins() {
     let left = listed(&registry, ADA).await;
     assert_eq!(left.len(), 2, "{left:?}");
     assert!(left.iter().any(|l| l.remembered) && left.iter().any(|l| l.created_at == T0 + 150), "{left:?}");
-    // Other users' logins are theirs to clean up.
-    assert_eq!(listed(&registry, BOB).await.len(), 1);
+    // Bob's expired login is gone too: the memory registry forgets expired logins on its own.
+    assert!(listed(&registry, BOB).await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_password_change_leaves_no_dead_login_listed() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let (laptop, phones) = (Client::new(), [phone(), phone(), phone()]);
+    for phone in &phones {
+        phone.login(&app, ADA).await;
+    }
+    laptop.login_remembered(&app, ADA).await;
+    // The password changes (a new session hash) and the laptop logs in with it.
+    env.db.bump_epoch(ADA);
+    laptop.login(&app, ADA).await;
+    // Every other login is over: none is listed, none is left in the registry.
+    let lines = login_lines(&laptop, &app).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.ends_with("this"), "{lines:?}");
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+    assert_eq!(phones[0].whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn logins_of_browsers_that_never_came_back_are_forgotten() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let login = env.manager().idle_timeout(Duration::from_secs(600)).login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let (gone, remembered, bob, laptop) = (phone(), Client::new(), Client::new(), Client::new());
+    gone.login(&app, ADA).await;
+    remembered.login_remembered(&app, ADA).await;
+    bob.login(&app, BOB).await;
+    env.advance(700);
+    // Past the idle timeout the abandoned login is no longer listed; its remember cookie keeps
+    // the remembered one usable.
+    laptop.login(&app, ADA).await;
+    let lines = login_lines(&laptop, &app).await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].1.contains(" true "), "{lines:?}");
+    // Bob's abandoned login goes without anyone asking about Bob (as other logins come in).
+    env.advance(1);
+    Client::new().login(&app, ADA).await;
+    assert!(listed(&registry, BOB).await.is_empty());
+    // 30 days unseen ends any login, even without an idle timeout; a remember cookie of
+    // longer logs back in as the same login.
+    let login = env.manager().login_registry(registry.clone());
+    let app = start(&env, &login).await;
+    let (month, remembered) = (Client::new(), Client::new());
+    month.login(&app, BOB).await;
+    remembered.login_remembered(&app, BOB).await;
+    let ids = listed(&registry, BOB).await;
+    env.advance(30 * 24 * 3600 + 1);
+    assert_eq!(month.whoami(&app).await, "anonymous");
+    assert_eq!(remembered.whoami(&app).await, format!("user:{BOB}"));
+    let left = listed(&registry, BOB).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].remembered && ids.iter().any(|l| l.id == left[0].id), "{left:?}");
+}
+
+#[actix_web::test]
+async fn a_login_is_last_seen_at_most_once_per_interval() {
+    let env = Env::new();
+    let (login, registry) = with_registry(&env);
+    let app = start(&env, &login).await;
+    let laptop = Client::new();
+    laptop.login(&app, ADA).await;
+    let seen = || async { listed(&registry, ADA).await[0].last_seen };
+    assert_eq!(seen().await, T0);
+    // Within the interval (5 minutes without an idle timeout) requests write nothing.
+    env.advance(299);
+    let reply = laptop.get(&app, "/whoami").await;
+    assert_eq!(reply.body, format!("user:{ADA}"));
+    assert!(reply.set_cookie_headers().is_empty(), "{reply:?}");
+    assert_eq!(seen().await, T0);
+    // Then once.
+    env.advance(1);
+    laptop.whoami(&app).await;
+    assert_eq!(seen().await, T0 + 300);
+    env.advance(100);
+    laptop.whoami(&app).await;
+    assert_eq!(seen().await, T0 + 300);
+    // A restore from the remember cookie is a visit too.
+    let phone = phone();
+    phone.login_remembered(&app, BOB).await;
+    phone.keep_only(&[REMEMBER]);
+    env.advance(1000);
+    assert_eq!(phone.whoami(&app).await, format!("user:{BOB}"));
+    assert_eq!(listed(&registry, BOB).await[0].last_seen, T0 + 1400);
 }
 
 #[actix_web::test]
@@ -453,6 +542,19 @@ impl LoginRegistry for Flaky {
             check?;
             Ok(inner.await.unwrap_or_else(|e: Infallible| match e {}))
         }
+    }
+
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let result = self.check().map(|()| {
+            drop(LoginRegistry::touch(&self.inner, user_id, login_id, last_seen, expires_at));
+        });
+        ready(result)
     }
 }
 
