@@ -157,6 +157,7 @@ pub fn login_user_with<U: AuthUser + Clone>(
         state.record = Some(record);
         state.source = Some(Source::Session);
         state.wrote_login = true;
+        state.logged_out = false;
         state.cookie = cookie;
     });
     tracing::info!(user_id, "user logged in");
@@ -164,9 +165,31 @@ pub fn login_user_with<U: AuthUser + Clone>(
     Ok(())
 }
 
-/// Logs the current user out: removes the login from the session and renews its id. Other
-/// session data (a flash message written right after, a cart) is kept. Safe to call when
-/// nobody is logged in.
+/// Logs the current user out. Safe to call when nobody is logged in.
+///
+/// It ends the login it can see from any credential the request carries: the login in the
+/// session, and the login of a valid remember cookie (after a browser restart the request may
+/// carry only that one). It always clears the remember cookie, with its configured path and
+/// domain, whatever path the logout is sent to. Other session data (a flash message written
+/// right after, a cart) is kept.
+///
+/// What copies of the cookies (taken by a thief, or left in another tab) can still do depends
+/// on the configuration (SECURITY.md has the whole table):
+///
+/// - **With a [login registry](LoginManager::login_registry)** the login is removed from it:
+///   every copy of the session cookie and of the remember cookie is logged out on its next
+///   request, on every store ("logout ends every copy"; other servers behind a
+///   [`CachedLoginRegistry`](crate::CachedLoginRegistry) notice within its ttl). The session
+///   keeps the ended login's entry until its next request ends it: if the registry cannot
+///   record the logout, the response is a 500 that changes nothing (no cookie is changed, the
+///   login stays in the session and listed), on the cookie store and on Redis alike, and the
+///   user can try again.
+/// - **Without a registry** nothing server-side knows the login. The session loses it and
+///   gets a new id: with a server-side store (Redis) the old session is deleted, so a copy of
+///   the session cookie is worth nothing; with the cookie store a copy still carries the login
+///   until the idle or absolute timeout ends it. A copy of the remember cookie logs in until it
+///   expires. Changing the user's [session hash](crate::AuthUser::session_hash) ends every
+///   copy.
 ///
 /// The [`LoggedOut`](crate::LoginEventKind::LoggedOut) event always carries the user's id, and
 /// the user when this request loaded it: take a [`CurrentUser`](crate::CurrentUser) in the
@@ -174,29 +197,54 @@ pub fn login_user_with<U: AuthUser + Clone>(
 /// loader).
 pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
+    let settings = manager.settings();
     let session = req.get_session();
     let record = current_record(req);
-    if let Some((record, id)) = &record {
-        queue_removal(req, manager, record, id);
+    // The login of a valid remember cookie: after a browser restart, the only one to see.
+    let token = settings
+        .remember
+        .as_ref()
+        .and_then(|remember| remember.decode(remember_cookie(req, manager)?.value(), manager.now()));
+    // With a registry, the session keeps its login until the registry has removed it (a
+    // removal that fails then changes nothing); it ends on its next request.
+    let mut keep_session_login = false;
+    if settings.registry.is_some() {
+        if let Some((record, id)) = &record
+            && record.login_id.is_some()
+        {
+            queue_removal(req, manager, record, id);
+            keep_session_login = true;
+        }
+        if let Some(token) = &token
+            && let Some(login_id) = token.login_id
+            && !record.as_ref().is_some_and(|(r, id)| r.login_id == Some(login_id) && *id == token.user_id)
+        {
+            queue(req, RegistryOp::Remove { user_id: token.user_id.clone(), login_id });
+        }
     }
-    if remove_login(&session) {
+    if !keep_session_login && remove_login(&session) {
         session.renew();
     }
-    let carried_cookie = remember_cookie(req, manager).is_some();
     let user = with_state(req, |state| {
         state.record = None;
         state.source = None;
         state.wrote_login = false;
-        state.cookie = carried_cookie.then_some(CookieOp::Clear);
+        state.logged_out = keep_session_login;
+        // Cleared whether or not this request carried it: a cookie scoped to another path
+        // is not sent to the logout, and must go all the same.
+        state.cookie = settings.remember.is_some().then_some(CookieOp::Clear);
         match std::mem::replace(&mut state.slot, Slot::Ready(None)) {
             Slot::Ready(user) => user,
             _ => None,
         }
     });
-    let user_id = record.map(|(_, id)| id).or_else(|| user.as_ref().and_then(|u| u.get_id()));
+    let user_id = record
+        .map(|(_, id)| id)
+        .or_else(|| user.as_ref().and_then(|u| u.get_id()))
+        .or_else(|| token.map(|t| t.user_id));
     if user_id.is_some() {
         tracing::info!(user_id, "user logged out");
-        emit(&manager.settings().hooks, req, LoginEventKind::LoggedOut, user.as_ref(), user_id);
+        emit(&settings.hooks, req, LoginEventKind::LoggedOut, user.as_ref(), user_id);
     }
     Ok(())
 }

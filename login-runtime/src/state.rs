@@ -370,6 +370,9 @@ pub(crate) struct RequestState {
     pub(crate) test_login: Option<Box<TestLogin>>,
     /// Changes to the login registry, made by the middleware once the handler is done.
     pub(crate) registry: Vec<RegistryOp>,
+    /// `logout_user` ended the session's login, which stays in the session until the registry
+    /// has removed it: it is no login for the rest of this request.
+    pub(crate) logged_out: bool,
 }
 
 impl RequestState {
@@ -382,6 +385,7 @@ impl RequestState {
             cookie: None,
             test_login: None,
             registry: Vec::new(),
+            logged_out: false,
         }
     }
 }
@@ -857,8 +861,12 @@ fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &Sha
     });
 }
 
-/// The login in force for this request, as the session has it now, and its user id.
+/// The login in force for this request, as the session has it now (none once logged out), and
+/// its user id.
 pub(crate) fn current_record(req: &HttpRequest) -> Option<(LoginRecord, String)> {
+    if req.extensions().get::<RequestState>().is_some_and(|state| state.logged_out) {
+        return None;
+    }
     LoginRecord::read(&req.get_session())
 }
 

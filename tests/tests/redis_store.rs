@@ -924,6 +924,88 @@ async fn the_redis_login_registry_is_shared_by_every_server_and_ends_logins_on_a
     two.stop().await;
 }
 
+/// A memory registry whose removals fail while `down` is set.
+#[derive(Clone, Default)]
+struct FailingRemovals {
+    inner: login_runtime::MemoryLoginRegistry,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl login_runtime::LoginRegistry for FailingRemovals {
+    type Error = &'static str;
+
+    fn add(&self, login: login_runtime::LoginInfo) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let added = self.inner.add(login);
+        async move { added.await.map_err(|e| match e {}) }
+    }
+
+    fn contains(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<bool, Self::Error>> + 'static {
+        let listed = self.inner.contains(user_id, login_id);
+        async move { Ok(listed.await.unwrap_or(false)) }
+    }
+
+    fn remove(&self, user_id: &str, login_id: u64) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let down = self.down.load(std::sync::atomic::Ordering::SeqCst);
+        let removed = (!down).then(|| self.inner.remove(user_id, login_id));
+        async move {
+            match removed {
+                Some(removed) => removed.await.map_err(|e| match e {}),
+                None => Err("the registry is down"),
+            }
+        }
+    }
+
+    fn list(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<login_runtime::LoginInfo>, Self::Error>> + 'static {
+        let listed = self.inner.list(user_id);
+        async move { Ok(listed.await.unwrap_or_default()) }
+    }
+
+    fn touch(
+        &self,
+        user_id: &str,
+        login_id: u64,
+        last_seen: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + 'static {
+        let touched = self.inner.touch(user_id, login_id, last_seen, expires_at);
+        async move { touched.await.map_err(|e| match e {}) }
+    }
+}
+
+/// Issue 14, hole 6: with Redis sessions a logout whose registry removal failed left the
+/// browser logged out, its session deleted and its login listed (its copies alive), while
+/// the docs promised the session keeps its login. The promise, on both stores: a logout the
+/// registry could not record is a 500 that changes nothing, and the user can try again.
+#[actix_web::test]
+async fn a_logout_the_registry_cannot_record_changes_nothing_and_can_be_retried() {
+    use login_runtime::LoginRegistry;
+    let redis = redis_or_skip!();
+    let env = Env::new();
+    let registry = FailingRemovals::default();
+    let site = Site::start(&redis, env.manager().login_registry(registry.clone()), env.db.clone()).await;
+    let b = Browser::new();
+    b.login(&site, ADA).await;
+    let (key, copy) = (b.session_key(), b.fork());
+
+    registry.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let page = b.post(&site, "/logout").await;
+    assert_eq!(page.status, 500, "{page:?}");
+    registry.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(b.whoami(&site).await, format!("user:{ADA}"), "the session lost its login");
+    assert_eq!(b.session_key(), key);
+    assert_eq!(registry.inner.list(ADA).await.map(|l| l.len()), Ok(1));
+
+    // The retry ends the login, and with it every copy.
+    assert_eq!(b.post(&site, "/logout").await.body, "logged out");
+    assert_eq!(b.whoami(&site).await, "anonymous");
+    assert_eq!(copy.whoami(&site).await, "anonymous");
+    assert_eq!(registry.inner.list(ADA).await.map(|l| l.len()), Ok(0));
+    site.stop().await;
+}
+
 /// Whether `key` is a Redis hash of `fields` fields.
 fn site_has_hash(site: &Site, key: &str, fields: i64) -> bool {
     matches!(site.redis.must(&["HLEN", key]), Resp::Int(n) if n == fields)

@@ -585,6 +585,19 @@ async fn a_failing_registry_fails_closed() {
     laptop.post(&app, "/logout").await;
     assert_eq!(laptop.whoami(&app).await, "anonymous");
     assert!(listed(&registry.inner, ADA).await.is_empty());
+
+    // The same from a request that carries only the remember cookie (a browser restart): the
+    // failed logout keeps the cookie, and the retry ends its login.
+    laptop.login_remembered(&app, ADA).await;
+    laptop.keep_only(&[REMEMBER]);
+    registry.down.store(true, Ordering::SeqCst);
+    assert_eq!(laptop.post(&app, "/logout").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    registry.down.store(false, Ordering::SeqCst);
+    assert!(laptop.has_cookie(REMEMBER));
+    assert_eq!(listed(&registry.inner, ADA).await.len(), 1);
+    assert_eq!(laptop.post(&app, "/logout").await.status, StatusCode::OK);
+    assert!(!laptop.has_cookie(REMEMBER));
+    assert!(listed(&registry.inner, ADA).await.is_empty());
 }
 
 #[actix_web::test]
