@@ -580,7 +580,8 @@ mod tests {
 
     #[actix_web::test]
     async fn memory_registry_per_user_operations_do_not_grow_with_the_user_s_logins() {
-        // 20,000 logins of one user: quadratic (the old list per user) would take minutes.
+        // 20,000 logins of one user: ~0.2 s here (debug build); the list per user of before, O(n)
+        // per operation, took 5.9 s.
         let registry = MemoryLoginRegistry::new();
         let started = std::time::Instant::now();
         for id in 1..=20_000 {
@@ -592,7 +593,7 @@ mod tests {
             LoginRegistry::remove(&registry, "ada", id).await.unwrap();
         }
         assert!(LoginRegistry::list(&registry, "ada").await.unwrap().is_empty());
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

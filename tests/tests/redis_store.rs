@@ -12,6 +12,7 @@
 //! Without `redis-server` on `PATH` every test says so on stderr and passes, unless
 //! `LOGIN_TESTS_REQUIRE_REDIS=1` (CI) makes that a failure.
 
+mod concurrency;
 mod support;
 
 use std::cell::RefCell;
@@ -1003,6 +1004,27 @@ async fn a_logout_the_registry_cannot_record_changes_nothing_and_can_be_retried(
     assert_eq!(b.whoami(&site).await, "anonymous");
     assert_eq!(copy.whoami(&site).await, "anonymous");
     assert_eq!(registry.inner.list(ADA).await.map(|l| l.len()), Ok(0));
+    site.stop().await;
+}
+
+/// Many users at once on the Redis store with the Redis login registry (issue 14): every
+/// response is for its own user only, none is a 5xx, and every logout leaves nothing behind.
+#[actix_web::test]
+async fn many_users_at_once_on_the_redis_store_each_see_only_themselves() {
+    use login_runtime::{LoginRegistry, RedisLoginRegistry};
+    let redis = redis_or_skip!();
+    let env = Env::new();
+    for id in concurrency::user_ids() {
+        env.db.insert(&id, "pw");
+    }
+    let registry = RedisLoginRegistry::new(&redis.url()).await.expect("connect the registry to redis");
+    let site = Site::start(&redis, env.manager().login_registry(registry.clone()), env.db.clone()).await;
+    let requests = concurrency::drive(&site.base).await;
+    assert_eq!(requests, concurrency::USERS * concurrency::ROUNDS * 6);
+    for id in concurrency::user_ids() {
+        assert!(registry.list(&id).await.expect("list").is_empty(), "{id}");
+    }
+    assert!(site.redis.logins().is_empty(), "{:?}", site.redis.logins());
     site.stop().await;
 }
 
