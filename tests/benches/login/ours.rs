@@ -120,9 +120,13 @@ fn shared() -> (web::Data<Users>, LoginManager) {
     users.insert(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() });
     // A production configuration: a secret key (it keys the session-protection digest) and
     // remember-me; session protection is Flask's default, basic.
+    // With a login registry, a login's last-seen time is written once per activity interval
+    // (5 minutes by default): a full run lasts longer, and its read-only rows must write
+    // nothing, so the interval is a day here.
     let manager = LoginManager::new(load_user)
         .secret_key([8u8; 64])
-        .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false));
+        .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false))
+        .activity_write_interval(Duration::from_secs(24 * 3600));
     (web::Data::new(Users(users)), manager)
 }
 
