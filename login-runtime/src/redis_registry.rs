@@ -17,8 +17,8 @@ use crate::registry::{LoginInfo, LoginRegistry};
 /// user asks it one `HEXISTS`; logins and logouts write one field, and a login's
 /// [`last_seen`](LoginInfo::last_seen) is written at most once per activity interval (in
 /// field `<id>:seen`). The key expires once the last of its logins can no longer be used
-/// ([`LoginInfo::expires_at`]); expired logins of a user with live ones are removed by the
-/// runtime when it lists them (at each login of the user, and on their devices page).
+/// ([`LoginInfo::expires_at`]); each write (a login, a touch) also removes the user's
+/// logins that expired before it.
 ///
 /// ```no_run
 /// use login_runtime::{AuthUser, LoginManager, RedisLoginRegistry, user_loader};
@@ -104,19 +104,51 @@ impl RedisLoginRegistry {
     }
 }
 
-/// Lists a login (ARGV: id, JSON, time to live): its JSON in field `<id>`, any earlier touch of
-/// the same id forgotten, and the key kept alive at least that long.
-const ADD: &str = r"
+/// The end of both scripts: removes the user's logins that expired before `now` (at most
+/// `max_logins_per_user` of them, 100 by default, so the loop stays short).
+macro_rules! sweep {
+    () => {
+        r"
+local all = redis.call('HGETALL', KEYS[1])
+local seen = {}
+for i = 1, #all, 2 do
+  if string.sub(all[i], -5) == ':seen' then
+    seen[string.sub(all[i], 1, -6)] = tonumber(string.match(all[i + 1], '%d+$'))
+  end
+end
+for i = 1, #all, 2 do
+  local field = all[i]
+  if string.sub(field, -5) ~= ':seen' then
+    local ok, login = pcall(cjson.decode, all[i + 1])
+    if ok and type(login) == 'table' and type(login.expires_at) == 'number' then
+      local expires = login.expires_at
+      if seen[field] and seen[field] > expires then expires = seen[field] end
+      if expires < now then redis.call('HDEL', KEYS[1], field, field .. ':seen') end
+    end
+  end
+end
+return 0
+"
+    };
+}
+
+/// Lists a login (ARGV: id, JSON, time to live, now): its JSON in field `<id>`, any earlier
+/// touch of the same id forgotten, and the key kept alive at least that long.
+const ADD: &str = concat!(
+    r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[1], ARGV[1] .. ':seen')
 local ttl = tonumber(ARGV[3])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-return 0
-";
+local now = tonumber(ARGV[4])
+",
+    sweep!()
+);
 
 /// Touches a listed login (ARGV: id, last seen, expires at, time to live): field `<id>:seen`
 /// holds `<last seen> <expires at>`, the latter only ever raised.
-const TOUCH: &str = r"
+const TOUCH: &str = concat!(
+    r"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 local field = ARGV[1] .. ':seen'
 local expires = tonumber(ARGV[3])
@@ -128,8 +160,10 @@ end
 redis.call('HSET', KEYS[1], field, ARGV[2] .. ' ' .. string.format('%d', expires))
 local ttl = tonumber(ARGV[4])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-return 1
-";
+local now = tonumber(ARGV[2])
+",
+    sweep!()
+);
 
 /// Times above this are kept as this (a Lua number holds it exactly; the year 36812).
 const MAX_TIME: u64 = 1 << 40;
@@ -146,7 +180,10 @@ impl LoginRegistry for RedisLoginRegistry {
         async move {
             let json =
                 json.map_err(|e| redis::RedisError::from((redis::ErrorKind::TypeError, "JSON", e.to_string())))?;
-            redis::cmd("EVAL").arg(ADD).arg(1).arg(&key).arg(login.id).arg(json).arg(ttl).query_async(&mut conn).await
+            let now = login.created_at.max(login.last_seen).min(MAX_TIME);
+            let mut eval = redis::cmd("EVAL");
+            eval.arg(ADD).arg(1).arg(&key).arg(login.id).arg(json).arg(ttl).arg(now);
+            eval.query_async(&mut conn).await
         }
     }
 

@@ -1028,6 +1028,39 @@ async fn many_users_at_once_on_the_redis_store_each_see_only_themselves() {
     site.stop().await;
 }
 
+#[actix_web::test]
+async fn the_redis_login_registry_removes_expired_logins_on_its_own() {
+    use login_runtime::{LoginInfo, LoginRegistry, RedisLoginRegistry};
+    let redis = redis_or_skip!();
+    let registry = RedisLoginRegistry::new(&redis.url()).await.expect("connect the registry to redis");
+    let store = Redis::connect(redis.port).expect("connect to redis");
+    let key = format!("login-registry:{ADA}");
+    let hlen = || match store.must(&["HLEN", &key]) {
+        Resp::Int(n) => n,
+        other => panic!("HLEN answered {other:?}"),
+    };
+    let login = |id, at, expires_at| {
+        let mut login = LoginInfo::new(id, ADA, at);
+        login.expires_at = expires_at;
+        login
+    };
+    registry.add(login(1, 100, 200)).await.expect("add");
+    registry.add(login(2, 100, 10_000)).await.expect("add");
+    // Seen at 150, login 1 can be used until 300.
+    registry.touch(ADA, 1, 150, 300).await.expect("touch");
+    registry.add(login(3, 250, 10_000)).await.expect("add");
+    assert_eq!(hlen(), 4, "1, its touch, 2 and 3");
+    // At 400 it has expired: the next write of the user removes it, unasked.
+    registry.touch(ADA, 2, 400, 10_000).await.expect("touch");
+    assert_eq!(hlen(), 3, "2, its touch, and 3");
+    let mut left: Vec<_> = registry.list(ADA).await.expect("list").into_iter().map(|l| (l.id, l.last_seen)).collect();
+    left.sort_unstable();
+    assert_eq!(left, [(2, 400), (3, 250)]);
+    // The key lives as long as its last usable login needs (and a minute), as of the write
+    // that asked for the longest: login 2's at 100.
+    assert!((9_900..=9_960).contains(&store.ttl(&key)), "{}", store.ttl(&key));
+}
+
 /// Whether `key` is a Redis hash of `fields` fields.
 fn site_has_hash(site: &Site, key: &str, fields: i64) -> bool {
     matches!(site.redis.must(&["HLEN", key]), Resp::Int(n) if n == fields)
