@@ -68,8 +68,8 @@
 //!
 //! **4. Logging in and out.** Check the credentials yourself, then call [`login_user`];
 //! [`logout_user`] ends the login (and, with a login registry, every copy of it). A login
-//! renews the session id. [`next_url`] gives back the page
-//! the user was sent away from, if it is a safe local path.
+//! renews the session id. [`next_url`] gives back the page the user was sent away from, if it
+//! is a safe local path.
 //!
 //! ```
 //! # use login_runtime::AuthUser;

@@ -178,12 +178,13 @@ pub fn login_user_with<U: AuthUser + Clone>(
 ///
 /// - **With a [login registry](LoginManager::login_registry)** the login is removed from it:
 ///   every copy of the session cookie and of the remember cookie is logged out on its next
-///   request, on every store ("logout ends every copy"; other servers behind a
-///   [`CachedLoginRegistry`](crate::CachedLoginRegistry) notice within its ttl). The session
-///   keeps the ended login's entry until its next request ends it: if the registry cannot
-///   record the logout, the response is a 500 that changes nothing (no cookie is changed, the
-///   login stays in the session and listed), on the cookie store and on Redis alike, and the
-///   user can try again.
+///   request, on every store ("logout ends every copy"). The session keeps the ended login's
+///   entry until its next request ends it: if the registry cannot record the logout, the
+///   response is a 500 that changes nothing (no cookie is changed, the login stays in the
+///   session and listed), on the cookie store and on Redis alike, and the user can try again.
+///   Other servers behind a [`CachedLoginRegistry`](crate::CachedLoginRegistry) notice the
+///   logout within its ttl: a request of this browser, or of a copy, that reaches one of them
+///   sooner is still logged in.
 /// - **Without a registry** nothing server-side knows the login. The session loses it and
 ///   gets a new id: with a server-side store (Redis) the old session is deleted, so a copy of
 ///   the session cookie is worth nothing; with the cookie store a copy still carries the login

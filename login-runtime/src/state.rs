@@ -804,7 +804,7 @@ fn accept(
             session.renew();
             record.write(&session, &token.user_id)?;
             let now = manager.now();
-            let until = usable_until(manager, now, now, Some(remembered_until(remember, token, now)));
+            let until = usable_until(manager, now, now, Some(remembered_until(manager, token, now)));
             with_state(req, |state| {
                 state.record = Some(record);
                 // A session login that timed out on this request is continued here, not over.
@@ -826,10 +826,16 @@ fn touch(user_id: &str, login_id: u64, now: u64, until: u64) -> RegistryOp {
     RegistryOp::Touch { user_id: user_id.to_owned(), login_id, last_seen: now, expires_at: until }
 }
 
-/// Until when the remember cookie of `token`, seen at `now`, logs in (a cookie re-issued on
-/// each request lasts its lifetime from now).
-fn remembered_until(remember: &crate::remember::RememberMe, token: &Token, now: u64) -> u64 {
-    if remember.refresh_each_request { now.saturating_add(token.lifetime) } else { token.expires }
+/// Until when the remember cookie of `token`, seen at `now`, logs in. A cookie re-issued on
+/// each request lasts its lifetime from the last request, which may come up to an activity
+/// interval after this one is recorded.
+fn remembered_until(manager: &LoginManager, token: &Token, now: u64) -> u64 {
+    match &manager.settings().remember {
+        Some(remember) if remember.refresh_each_request => {
+            now.saturating_add(token.lifetime).saturating_add(manager.activity_interval().unwrap_or(0))
+        }
+        _ => token.expires,
+    }
 }
 
 /// Until when the remember cookie this request carries for login `login_id` of `user_id` logs
@@ -838,7 +844,7 @@ fn remember_until(req: &HttpRequest, manager: &LoginManager, user_id: &str, logi
     let remember = manager.settings().remember.as_ref()?;
     let now = manager.now();
     let token = remember.decode(req.cookie(&remember.name)?.value(), now)?;
-    (token.user_id == user_id && token.login_id == Some(login_id)).then(|| remembered_until(remember, &token, now))
+    (token.user_id == user_id && token.login_id == Some(login_id)).then(|| remembered_until(manager, &token, now))
 }
 
 /// With `refresh_each_request`, re-issues a valid remember cookie the request carried (and

@@ -411,6 +411,12 @@ async fn a_login_is_last_seen_at_most_once_per_interval() {
     env.advance(1000);
     assert_eq!(phone.whoami(&app).await, format!("user:{BOB}"));
     assert_eq!(listed(&registry, BOB).await[0].last_seen, T0 + 1400);
+    // The registry keeps a remembered login as long as its cookie logs in (a year by default),
+    // however long ago it was last seen.
+    env.advance(300);
+    assert_eq!(phone.whoami(&app).await, format!("user:{BOB}"));
+    let bob = &listed(&registry, BOB).await[0];
+    assert_eq!((bob.last_seen, bob.expires_at), (T0 + 1700, bob.created_at + 365 * 24 * 3600));
 }
 
 #[actix_web::test]
