@@ -75,8 +75,11 @@ async fn start(env: &Env, login: &login_runtime::LoginManager) -> TestApp {
     start_with(login, &env.db, routes).await
 }
 
+/// The user's logins in the registry, oldest first (the registry lists them in any order).
 async fn listed(registry: &MemoryLoginRegistry, user: &str) -> Vec<LoginInfo> {
-    LoginRegistry::list(registry, user).await.unwrap()
+    let mut logins = LoginRegistry::list(registry, user).await.unwrap();
+    logins.sort_by_key(|l| (l.created_at, l.id));
+    logins
 }
 
 /// The parsed lines of `GET /logins`: (id, the rest).
