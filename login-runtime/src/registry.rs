@@ -512,7 +512,8 @@ pub async fn revoke_other_logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: 
     let user_id = user.get_id().ok_or(LoginError::NoId)?;
     let current = current_record(req).filter(|(_, id)| *id == user_id).and_then(|(record, _)| record.login_id);
     let mut ended = 0;
-    for login in registry.list(&user_id).await? {
+    // The logins that can no longer be used are removed on the way, and not counted.
+    for login in live_logins(registry, manager, &user_id, user.hash_digest()).await? {
         if Some(login.id) != current {
             registry.remove(&user_id, login.id).await?;
             ended += 1;
