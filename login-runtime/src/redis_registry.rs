@@ -17,8 +17,9 @@ use crate::registry::{LoginInfo, LoginRegistry};
 /// user asks it one `HEXISTS`; logins and logouts write one field, and a login's
 /// [`last_seen`](LoginInfo::last_seen) is written at most once per activity interval (in
 /// field `<id>:seen`). The key expires once the last of its logins can no longer be used
-/// ([`LoginInfo::expires_at`]); each write (a login, a touch) also removes the user's
-/// logins that expired before it.
+/// ([`LoginInfo::expires_at`]); each write (a login, a touch) also looks at a few of the
+/// user's logins (8 fields at random, O(1)) and removes those that expired before it. Needs
+/// Redis 6.2 or later (`HRANDFIELD`).
 ///
 /// ```no_run
 /// use login_runtime::{AuthUser, LoginManager, RedisLoginRegistry, user_loader};
@@ -104,26 +105,28 @@ impl RedisLoginRegistry {
     }
 }
 
-/// The end of both scripts: removes the user's logins that expired before `now` (at most
-/// `max_logins_per_user` of them, 100 by default, so the loop stays short).
+/// The end of both scripts: looks at up to 8 random fields of the user's hash (O(1), however
+/// many logins the user has) and removes the logins among them that expired before `now`, so
+/// expired logins of a user go as the user's other logins are written.
 macro_rules! sweep {
     () => {
         r"
-local all = redis.call('HGETALL', KEYS[1])
-local seen = {}
-for i = 1, #all, 2 do
-  if string.sub(all[i], -5) == ':seen' then
-    seen[string.sub(all[i], 1, -6)] = tonumber(string.match(all[i + 1], '%d+$'))
-  end
-end
-for i = 1, #all, 2 do
-  local field = all[i]
-  if string.sub(field, -5) ~= ':seen' then
-    local ok, login = pcall(cjson.decode, all[i + 1])
+for _, field in ipairs(redis.call('HRANDFIELD', KEYS[1], 8)) do
+  local id = field
+  if string.sub(field, -5) == ':seen' then id = string.sub(field, 1, -6) end
+  local json = redis.call('HGET', KEYS[1], id)
+  if not json then
+    redis.call('HDEL', KEYS[1], field)
+  else
+    local ok, login = pcall(cjson.decode, json)
     if ok and type(login) == 'table' and type(login.expires_at) == 'number' then
       local expires = login.expires_at
-      if seen[field] and seen[field] > expires then expires = seen[field] end
-      if expires < now then redis.call('HDEL', KEYS[1], field, field .. ':seen') end
+      local seen = redis.call('HGET', KEYS[1], id .. ':seen')
+      if seen then
+        local until_seen = tonumber(string.match(seen, '%d+$'))
+        if until_seen and until_seen > expires then expires = until_seen end
+      end
+      if expires < now then redis.call('HDEL', KEYS[1], id, id .. ':seen') end
     end
   end
 end
