@@ -5,7 +5,7 @@
 
 mod support;
 
-use login_runtime::{LoginInfo, LoginRegistry, MemoryLoginRegistry};
+use login_runtime::{LoginEventKind, LoginInfo, LoginRegistry, MemoryLoginRegistry};
 use support::{ADA, Client, Env, REMEMBER, SESSION, is_removal, remember, start};
 
 async fn listed(registry: &MemoryLoginRegistry, user: &str) -> Vec<LoginInfo> {
@@ -29,6 +29,9 @@ async fn a_logout_after_a_browser_restart_ends_the_remembered_login_and_its_stol
     assert!(reply.clears(REMEMBER), "{reply:?}");
     assert!(listed(&registry, ADA).await.is_empty(), "the remembered login is still listed");
     assert_eq!(thief.whoami(&app).await, "anonymous", "the stolen remember cookie still logs in");
+    // The logout is told to the hooks, for the remember cookie's user.
+    let logged_out = env.events.of(LoginEventKind::LoggedOut);
+    assert_eq!(logged_out.iter().map(|e| e.user_id.as_deref()).collect::<Vec<_>>(), [Some(ADA)]);
 }
 
 #[actix_web::test]
