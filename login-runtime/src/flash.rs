@@ -35,7 +35,10 @@ pub struct FlashMessage {
 pub fn flash(req: &HttpRequest, message: impl Into<String>, category: impl Into<String>) -> Result<(), LoginError> {
     let session = req.get_session();
     let mut messages: Vec<FlashMessage> = session.get(FLASH_KEY).ok().flatten().unwrap_or_default();
-    messages.push(FlashMessage { category: category.into(), message: message.into() });
+    let message = FlashMessage { category: category.into(), message: message.into() };
+    #[cfg(feature = "test-client")]
+    crate::test::flashed(req, &message);
+    messages.push(message);
     session.insert(FLASH_KEY, messages).map_err(|e| LoginError::Session(e.to_string()))
 }
 
@@ -71,6 +74,8 @@ impl FlashMessages {
     /// Takes the messages out of the session.
     pub fn take(req: &HttpRequest) -> Self {
         let session = req.get_session();
+        #[cfg(feature = "test-client")]
+        crate::test::flashes_taken(req);
         if !session.contains_key(FLASH_KEY) {
             return Self::default();
         }

@@ -160,8 +160,13 @@
 //!
 //! # Testing an application
 //!
-//! [`test::TestLoginExt`] logs a test request in without a login form.
+//! [`test::TestClient`] (feature `test-client`, for `[dev-dependencies]`) is Flask-Login's
+//! `FlaskLoginClient`: a browser that keeps cookies, logs in as a user without the login form
+//! (fresh or not, remembered or not), and shows the messages flashed to its session, over an
+//! `actix_web::test` service or a real `HttpServer`. [`test::TestLoginExt`] logs a single test
+//! request in.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cached_registry;
 mod clock;

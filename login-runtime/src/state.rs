@@ -451,6 +451,12 @@ pub(crate) enum UserFuture {
 
 impl UserFuture {
     pub(crate) fn new(req: &HttpRequest) -> Self {
+        // A login a `test::TestClient` asked for is made where its request first looks for the
+        // user, as if the login form had been posted just before.
+        #[cfg(feature = "test-client")]
+        if let Err(error) = crate::test::apply_pending_login(req) {
+            return Self::Ready(Some(Err(error)));
+        }
         let test_login = {
             let mut ext = req.extensions_mut();
             match ext.get_mut::<RequestState>() {

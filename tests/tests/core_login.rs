@@ -563,7 +563,7 @@ async fn with_login_carries_on_through_the_session_cookie() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let browser = Browser::new();
-    let req = browser.prepare(test::TestRequest::get().uri("/whoami")).to_request().with_login(&db.user(ADA));
+    let req = test::TestRequest::get().uri("/whoami").to_request().with_login(&db.user(ADA));
     assert_eq!(browser.call(&app, req).await.body, "user:ada");
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 }

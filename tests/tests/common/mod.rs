@@ -1,9 +1,8 @@
 //! The test application shared by the `core_*` integration tests: a user model, an in-memory
-//! user database that counts its loads, the loaders, the routes, and a cookie-carrying client
-//! for `actix_web::test`.
+//! user database that counts its loads, the loaders, the routes, and
+//! `login_runtime::test::TestClient` with this suite's shorthands.
 #![allow(dead_code)] // each test file uses a different part of it
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use actix_session::storage::{CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionMiddleware};
 use actix_web::body::MessageBody;
-use actix_web::cookie::Key;
 use actix_web::cookie::time::Duration as CookieDuration;
-use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::cookie::{Cookie, Key};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
+use login_runtime::test::{TestClient, TestResponse, TestTarget, is_removal};
 use login_runtime::{
     AuthUser, Authenticated, CurrentUser, FlashMessages, LoginManager, LoginOptions, confirm_login, flash,
     fresh_login_required, login_fresh, login_required, login_user_with, logout_user, next_url, request_loader,
@@ -395,19 +395,29 @@ async fn change_password(
     Ok(text("password changed"))
 }
 
-// ---- a client for `actix_web::test` that keeps cookies ----
+// ---- the client: `login_runtime::test::TestClient` ----
 
-/// A response, read.
+/// A response, read: the body as text, and the cookies the response set, by name (value ""
+/// for a removal).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
-    /// The cookies the response set, by name (value "" for a removal).
     pub set_cookies: HashMap<String, String>,
 }
 
 impl Reply {
+    fn new(res: TestResponse) -> Self {
+        let set_cookies = res
+            .set_cookie_headers()
+            .into_iter()
+            .filter_map(|h| Cookie::parse(h).ok())
+            .map(|c| (c.name().to_owned(), if is_removal(&c) { String::new() } else { c.value().to_owned() }))
+            .collect();
+        Self { status: res.status, body: res.text(), headers: res.headers, set_cookies }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -421,105 +431,46 @@ impl Reply {
     }
 }
 
-/// Carries cookies between requests, as a browser does.
+/// [`TestClient`] with this suite's shorthands.
 #[derive(Default)]
-pub struct Browser {
-    cookies: RefCell<HashMap<String, String>>,
+pub struct Browser(pub TestClient);
+
+impl std::ops::Deref for Browser {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.0
+    }
 }
 
 impl Browser {
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The value of a cookie the browser holds.
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.borrow().get(name).cloned()
-    }
-
-    pub fn set_cookie(&self, name: &str, value: &str) {
-        self.cookies.borrow_mut().insert(name.into(), value.into());
+        Self(TestClient::new())
     }
 
     /// A browser holding the same cookies (a stolen cookie, a second tab).
     pub fn fork(&self) -> Self {
-        Self { cookies: RefCell::new(self.cookies.borrow().clone()) }
+        Self(self.0.fork())
     }
 
-    /// Adds the cookies to a request.
-    pub fn prepare(&self, req: test::TestRequest) -> test::TestRequest {
-        let cookies = self.cookies.borrow();
-        if cookies.is_empty() {
-            return req;
-        }
-        let mut pairs: Vec<_> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        pairs.sort();
-        req.insert_header((header::COOKIE, pairs.join("; ")))
+    pub async fn send(&self, app: &impl TestTarget, req: test::TestRequest) -> Reply {
+        Reply::new(self.0.send(app, req).await)
     }
 
-    pub async fn send<S, B>(&self, app: &S, req: test::TestRequest) -> Reply
-    where
-        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-        B: MessageBody,
-    {
-        self.call(app, self.prepare(req).to_request()).await
+    /// Sends a request already built (e.g. with `TestLoginExt`).
+    pub async fn call(&self, app: &impl TestTarget, req: actix_http::Request) -> Reply {
+        Reply::new(self.0.send_request(app, req).await)
     }
 
-    /// Sends a request already built (see [`Browser::prepare`]), keeps the cookies it sets.
-    pub async fn call<S, R, B>(&self, app: &S, req: R) -> Reply
-    where
-        S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
-        B: MessageBody,
-    {
-        // An error the app answers with becomes its response, as actix-http's dispatcher does.
-        match test::try_call_service(app, req).await {
-            Ok(res) => self.keep(res.into_parts().1).await,
-            Err(error) => self.keep(error.error_response()).await,
-        }
-    }
-
-    /// Keeps the cookies `res` sets and reads it whole.
-    async fn keep<B: MessageBody>(&self, res: actix_web::HttpResponse<B>) -> Reply {
-        let mut set_cookies = HashMap::new();
-        for cookie in res.cookies() {
-            let removed = cookie.max_age().is_some_and(|age| age <= CookieDuration::ZERO)
-                || cookie.expires_datetime().is_some_and(|at| at < actix_web::cookie::time::OffsetDateTime::now_utc());
-            if removed {
-                self.cookies.borrow_mut().remove(cookie.name());
-                set_cookies.insert(cookie.name().to_owned(), String::new());
-            } else {
-                self.cookies.borrow_mut().insert(cookie.name().to_owned(), cookie.value().to_owned());
-                set_cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
-            }
-        }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = actix_web::body::to_bytes(res.into_body()).await.map_err(Into::into).expect("a readable body");
-        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned(), set_cookies }
-    }
-
-    pub async fn get<S, B>(&self, app: &S, uri: &str) -> Reply
-    where
-        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-        B: MessageBody,
-    {
+    pub async fn get(&self, app: &impl TestTarget, uri: &str) -> Reply {
         self.send(app, test::TestRequest::get().uri(uri)).await
     }
 
-    pub async fn post<S, B>(&self, app: &S, uri: &str) -> Reply
-    where
-        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-        B: MessageBody,
-    {
+    pub async fn post(&self, app: &impl TestTarget, uri: &str) -> Reply {
         self.send(app, test::TestRequest::post().uri(uri)).await
     }
 
     /// POSTs the login form to `uri` (`/login`, `/login?next=..`).
-    pub async fn login<S, B>(&self, app: &S, uri: &str, form: &LoginForm) -> Reply
-    where
-        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-        B: MessageBody,
-    {
+    pub async fn login(&self, app: &impl TestTarget, uri: &str, form: &LoginForm) -> Reply {
         self.send(app, test::TestRequest::post().uri(uri).set_form(form)).await
     }
 }

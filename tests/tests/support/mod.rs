@@ -1,29 +1,24 @@
 //! Shared helpers of the `security_*` integration tests (issue 3: remember-me, fresh logins,
 //! session protection, timeouts, revocation, events): a user model whose session hash is
 //! `password#epoch`, an in-memory user database, the loaders, an event recorder, an app with
-//! every route the tests need, and a cookie-carrying client for `actix_web::test` that applies
-//! `Set-Cookie` (removals included) and can pose as another client (peer address, user agent).
+//! every route the tests need, and `login_runtime::test::TestClient` with this suite's
+//! shorthands.
 #![allow(dead_code)] // each test file uses a different part of it
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::rc::Rc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_session::{Session, SessionMiddleware, storage::CookieSessionStore};
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::cookie::time::{Duration as CookieDuration, OffsetDateTime};
-use actix_web::cookie::{Cookie, Key};
-use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::body::MessageBody;
+use actix_web::cookie::Key;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header;
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpRequest, HttpResponse, get, post, web};
+use login_runtime::test::TestClient;
 use login_runtime::{
     AuthUser, Authenticated, CurrentUser, FlashMessages, LoginEvent, LoginEventKind, LoginManager, LoginOptions,
     ManualClock, RememberMe, confirm_login, fresh_login_required, login_fresh, login_required, login_user_with,
@@ -444,19 +439,10 @@ mod handlers {
     }
 }
 
-// ---- the app under `actix_web::test` ----
+// ---- the app under `actix_web::test`, and the client: `login_runtime::test` ----
 
-type Called = Pin<Box<dyn Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>>>;
-
-/// An initialised test service, callable with a `TestRequest`.
-#[derive(Clone)]
-pub struct TestApp(Rc<dyn Fn(TestRequest) -> Called>);
-
-impl TestApp {
-    pub async fn call(&self, req: TestRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-        (self.0)(req).await
-    }
-}
+#[allow(unused_imports)] // each test file uses a different part of it
+pub use login_runtime::test::{TestApp, TestResponse, is_removal};
 
 /// Builds [`app`] with this manager and `actix_web::test::init_service`s it.
 pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
@@ -465,202 +451,65 @@ pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
 
 /// [`start`], with more routes.
 pub async fn start_with(login: &LoginManager, db: &web::Data<Db>, more: fn(&mut web::ServiceConfig)) -> TestApp {
-    let service = Rc::new(test::init_service(app(login.clone(), db.clone()).configure(more)).await);
-    TestApp(Rc::new(move |req: TestRequest| {
-        let service = Rc::clone(&service);
-        Box::pin(async move { service.call(req.to_request()).await.map(ServiceResponse::map_into_boxed_body) })
-    }))
+    TestApp::service(test::init_service(app(login.clone(), db.clone()).configure(more)).await)
 }
 
-// ---- a client that keeps cookies ----
-
-/// A response, read.
+/// A response, read, with its body as text.
 #[derive(Debug)]
 pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
     pub body: String,
+    pub res: TestResponse,
 }
 
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn location(&self) -> Option<&str> {
-        self.header("location")
-    }
-
-    /// The raw `Set-Cookie` headers.
-    pub fn set_cookie_headers(&self) -> Vec<String> {
-        self.headers.get_all(header::SET_COOKIE).filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
-    }
-
-    /// The `Set-Cookie` headers for the cookie `name`, parsed.
-    pub fn set_cookies(&self, name: &str) -> Vec<Cookie<'static>> {
-        self.set_cookie_headers()
-            .into_iter()
-            .filter_map(|h| Cookie::parse(h).ok())
-            .filter(|c| c.name() == name)
-            .collect()
-    }
-
-    /// The one `Set-Cookie` for `name` (panics if there are several), if any.
-    pub fn set_cookie(&self, name: &str) -> Option<Cookie<'static>> {
-        let mut all = self.set_cookies(name);
-        assert!(all.len() <= 1, "several Set-Cookie for {name}: {:?}", self.set_cookie_headers());
-        all.pop()
-    }
-
-    /// The raw `Set-Cookie` header for `name`.
-    pub fn raw_set_cookie(&self, name: &str) -> Option<String> {
-        self.set_cookie_headers().into_iter().find(|h| h.split_once('=').is_some_and(|(n, _)| n.trim() == name))
-    }
-
-    /// Whether the response removes the cookie `name`.
-    pub fn clears(&self, name: &str) -> bool {
-        self.set_cookie(name).is_some_and(|c| is_removal(&c))
-    }
-
-    /// Whether the response sets `name` to a (non-removal) value.
-    pub fn sets(&self, name: &str) -> bool {
-        self.set_cookie(name).is_some_and(|c| !is_removal(&c))
+impl std::ops::Deref for Reply {
+    type Target = TestResponse;
+    fn deref(&self) -> &TestResponse {
+        &self.res
     }
 }
 
-/// A removal: `Max-Age` of zero or less, or an `Expires` in the past.
-pub fn is_removal(cookie: &Cookie<'_>) -> bool {
-    cookie.max_age().is_some_and(|age| age <= CookieDuration::ZERO)
-        || cookie.expires_datetime().is_some_and(|at| at <= OffsetDateTime::now_utc())
-}
-
-/// Carries cookies between requests as a browser does (applying `Set-Cookie`, removals
-/// included), and poses as a client: a peer address, a user agent, extra headers.
-pub struct Client {
-    cookies: RefCell<BTreeMap<String, String>>,
-    peer: RefCell<Option<SocketAddr>>,
-    agent: RefCell<Option<String>>,
-    headers: RefCell<Vec<(String, String)>>,
-}
-
-impl Default for Client {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-pub const HOME_IP: &str = "203.0.113.7";
+pub const HOME_IP: &str = login_runtime::test::CLIENT_IP;
 pub const AWAY_IP: &str = "198.51.100.9";
-pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+pub const FIREFOX: &str = login_runtime::test::USER_AGENT;
 pub const CURL: &str = "curl/8.5.0";
+
+/// [`login_runtime::test::TestClient`] with this suite's shorthands: addresses as text, and
+/// logins through the app's `/login` route.
+#[derive(Default)]
+pub struct Client(pub TestClient);
+
+impl std::ops::Deref for Client {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.0
+    }
+}
 
 impl Client {
     /// A client at [`HOME_IP`] with the [`FIREFOX`] user agent and no cookies.
     pub fn new() -> Self {
-        let client = Self {
-            cookies: RefCell::default(),
-            peer: RefCell::default(),
-            agent: RefCell::default(),
-            headers: RefCell::default(),
-        };
-        client.set_ip(HOME_IP);
-        client.set_agent(FIREFOX);
-        client
+        Self(TestClient::new())
     }
 
     pub fn set_ip(&self, ip: &str) {
-        let ip: IpAddr = ip.parse().expect("an IP address");
-        *self.peer.borrow_mut() = Some(SocketAddr::new(ip, 40_000));
+        self.0.set_ip(ip.parse().expect("an IP address"));
     }
 
     pub fn set_agent(&self, agent: &str) {
-        *self.agent.borrow_mut() = Some(agent.to_owned());
-    }
-
-    /// Sends this header with every request from now on (replacing an earlier value).
-    pub fn set_header(&self, name: &str, value: &str) {
-        let mut headers = self.headers.borrow_mut();
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        headers.push((name.to_owned(), value.to_owned()));
-    }
-
-    pub fn remove_header(&self, name: &str) {
-        self.headers.borrow_mut().retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.borrow().get(name).cloned()
+        self.0.set_agent(Some(agent));
     }
 
     pub fn has_cookie(&self, name: &str) -> bool {
-        self.cookies.borrow().contains_key(name)
+        self.cookie(name).is_some()
     }
 
-    pub fn cookie_names(&self) -> Vec<String> {
-        self.cookies.borrow().keys().cloned().collect()
-    }
-
-    pub fn set_cookie(&self, name: &str, value: &str) {
-        self.cookies.borrow_mut().insert(name.into(), value.into());
-    }
-
-    pub fn remove_cookie(&self, name: &str) {
-        self.cookies.borrow_mut().remove(name);
-    }
-
-    /// Keeps only these cookies (e.g. only the remember cookie: the browser was closed).
-    pub fn keep_only(&self, names: &[&str]) {
-        self.cookies.borrow_mut().retain(|k, _| names.contains(&k.as_str()));
-    }
-
-    /// Another client holding the same cookies and identity (a stolen cookie, a second tab).
     pub fn fork(&self) -> Self {
-        Self {
-            cookies: RefCell::new(self.cookies.borrow().clone()),
-            peer: RefCell::new(*self.peer.borrow()),
-            agent: RefCell::new(self.agent.borrow().clone()),
-            headers: RefCell::new(self.headers.borrow().clone()),
-        }
+        Self(self.0.fork())
     }
 
-    /// Adds the cookies, the peer address, the user agent and the extra headers.
-    pub fn prepare(&self, mut req: TestRequest) -> TestRequest {
-        if let Some(peer) = *self.peer.borrow() {
-            req = req.peer_addr(peer);
-        }
-        if let Some(agent) = self.agent.borrow().as_deref() {
-            req = req.insert_header((header::USER_AGENT, agent));
-        }
-        for (name, value) in self.headers.borrow().iter() {
-            req = req.insert_header((name.as_str(), value.as_str()));
-        }
-        let cookies = self.cookies.borrow();
-        if !cookies.is_empty() {
-            let pairs: Vec<_> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.insert_header((header::COOKIE, pairs.join("; ")));
-        }
-        req
-    }
-
-    /// Sends a request, keeps the cookies its response sets, forgets those it removes.
     pub async fn send(&self, app: &TestApp, req: TestRequest) -> Reply {
-        let res = match app.call(self.prepare(req)).await {
-            Ok(res) => res.into_parts().1,
-            // What actix-http's dispatcher sends for an error from the service (the app's own
-            // response, its cookies included, is gone).
-            Err(error) => error.error_response(),
-        };
-        for cookie in res.cookies() {
-            if is_removal(&cookie) {
-                self.cookies.borrow_mut().remove(cookie.name());
-            } else {
-                self.cookies.borrow_mut().insert(cookie.name().to_owned(), cookie.value().to_owned());
-            }
-        }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
-        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+        let res = self.0.send(app, req).await;
+        Reply { body: res.text(), res }
     }
 
     pub async fn get(&self, app: &TestApp, uri: &str) -> Reply {
