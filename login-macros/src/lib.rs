@@ -130,7 +130,9 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// An anonymous request gets the login manager's "unauthorized" response (a redirect to the
 /// login view for browsers, a 401 for API clients) before any extractor runs, so no request
-/// body is read. `OPTIONS` requests pass, as in Flask-Login.
+/// body is read. Every method is checked: an `OPTIONS` request without the login gets an empty
+/// 204 and never reaches the handler (Flask-Login can let `OPTIONS` pass because Flask answers it
+/// itself; actix calls the handler). Answer CORS preflights with `actix-cors`.
 ///
 /// The handler keeps its name, visibility, attributes and return type; its parameters are
 /// folded into one injected extractor that checks the login first. It works above or below
@@ -160,7 +162,8 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// An anonymous request gets the "unauthorized" response; a logged-in but stale one gets the
 /// "needs refresh" response (a redirect to the refresh view), so the user re-authenticates
-/// before a sensitive operation (OWASP ASVS V3.7.1).
+/// before a sensitive operation (OWASP ASVS V3.7.1). An `OPTIONS` request without a fresh
+/// enough login gets an empty 204 and never reaches the handler.
 ///
 /// Options:
 /// - `max_age = 300` (seconds) or `max_age = "15m"` (units `s`, `m`, `h`, `d`, combinable as

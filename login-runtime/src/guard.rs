@@ -3,15 +3,17 @@
 //!
 //! The macros wrap a handler's extractors in one of these: the login is checked first, and
 //! only then are the handler's own extractors run, so a refused request never has its body
-//! read.
+//! read. Every method is checked, `OPTIONS` included: without the login, `OPTIONS` gets an empty
+//! 204 that never reaches the handler.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::Method;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
@@ -103,6 +105,12 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
         };
         match refusal {
             Refusal::NeedsRefresh if is_fresh(req, manager, R::MAX_AGE) => None,
+            // Flask-Login lets OPTIONS through because Flask answers it itself; actix would call
+            // the handler. An OPTIONS request without the login gets an empty 204 instead: no
+            // redirect, no flash, no handler (CORS preflights are `actix-cors`'s job).
+            _ if req.method() == Method::OPTIONS => {
+                Some(InternalError::from_response("options", HttpResponse::NoContent().finish()).into())
+            }
             refusal => Some(refuse(req, manager, refusal)),
         }
     }
@@ -121,11 +129,6 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guar
             extract: None,
             need: std::marker::PhantomData,
         };
-        // Flask-Login lets OPTIONS through: CORS preflights carry no credentials.
-        if req.method() == Method::OPTIONS {
-            fut.extract = Some(T::from_request(req, payload));
-            return fut;
-        }
         let mut user = UserFuture::new(req);
         // Usually the answer is known now (no login, or already loaded): decide at once.
         if let UserFuture::Ready(result) = &mut user {

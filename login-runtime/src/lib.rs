@@ -126,8 +126,10 @@
 //! # What anonymous visitors get
 //!
 //! A guarded handler refuses anonymous requests before any of its extractors run (its body is
-//! never read). `OPTIONS` requests pass. With an
-//! [`unauthorized_handler`](LoginManager::unauthorized_handler), its response; without a
+//! never read). Every method is checked: an `OPTIONS` request without the login gets an empty 204
+//! and never reaches the handler (Flask answers `OPTIONS` itself, actix calls the handler; CORS
+//! preflights are [`actix-cors`](https://docs.rs/actix-cors)'s job, in front of the guard). With
+//! an [`unauthorized_handler`](LoginManager::unauthorized_handler), its response; without a
 //! [`login_view`](LoginManager::login_view), a 401; otherwise the login message is flashed and
 //! a browser is redirected (302, or 303 after a `POST`) to `login_view?next=/the/page`. Clients
 //! that asked for JSON (`Accept: application/json` or `X-Requested-With: XMLHttpRequest`) get a

@@ -55,11 +55,11 @@ async fn guard_on_a_handler_registered_with_to() {
 }
 
 #[actix_web::test]
-async fn options_requests_pass_the_guard() {
+async fn anonymous_options_requests_get_204_without_the_handler() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
     let res = Browser::new().send(&app, test::TestRequest::default().method(Method::OPTIONS).uri("/to-handler")).await;
-    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "OPTIONS by anonymous"));
+    assert_eq!((res.status.as_u16(), res.body.as_str()), (204, ""));
 }
 
 #[actix_web::test]
