@@ -166,7 +166,7 @@ async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
 #[get("/settings")]
 #[login_required]
 async fn settings(req: HttpRequest, user: Authenticated<User>, flashes: FlashMessages) -> HttpResponse {
-    let fresh = if login_fresh(&req) {
+    let fresh = if login_fresh(&req).await {
         "fresh: you entered your password in this session"
     } else {
         "not fresh (restored from the remember-me cookie, or seen from another address): changing the \
@@ -271,7 +271,7 @@ async fn reauth(
         return Ok(see_other(&login_url("/reauth", next.as_deref(), "next")));
     }
     // Marks the login fresh again (and renews the session id).
-    confirm_login(&req).map_err(server_error)?;
+    confirm_login(&req).await.map_err(server_error)?;
     Ok(see_other(next.as_deref().unwrap_or("/settings")))
 }
 
@@ -349,6 +349,6 @@ async fn api_me(req: HttpRequest, user: Authenticated<User>) -> HttpResponse {
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name,
-        "fresh": login_fresh(&req),
+        "fresh": login_fresh(&req).await,
     }))
 }

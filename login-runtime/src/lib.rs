@@ -181,6 +181,7 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+mod reason;
 #[cfg(feature = "redis")]
 mod redis_registry;
 mod registry;
@@ -207,12 +208,14 @@ pub use login::{
 };
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
+pub use reason::{LogoutReason, logout_reason};
 #[cfg(feature = "redis")]
 pub use redis_registry::RedisLoginRegistry;
 pub use registry::{
     LoginInfo, LoginRegistry, MemoryLoginRegistry, login_id, logins, revoke_login, revoke_other_logins,
 };
 pub use remember::RememberMe;
+pub use respond::{needs_refresh, unauthorized};
 pub use url::{is_safe_next, login_url, make_next_param};
 pub use user::{AnonymousUser, AuthUser};
 

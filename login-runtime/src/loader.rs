@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::str::FromStr;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use tracing::{Instrument, Span};
 
 use crate::error::LoginError;
@@ -74,6 +74,10 @@ impl<U: AuthUser, E: Display + 'static> LoadOutput for Result<Option<U>, E> {
     }
 }
 
+/// Marks a request whose login the registry no longer lists (it was revoked), to tell that
+/// apart from a user the loader did not find.
+pub(crate) struct Unlisted;
+
 pub(crate) type LoadFuture = futures_core::future::LocalBoxFuture<'static, Result<Option<SharedUser>, LoginError>>;
 
 /// A user loader with its types erased, as the manager stores it.
@@ -132,6 +136,7 @@ impl<L: UserLoader> DynUserLoader for L {
                 && !listed.await?
             {
                 tracing::info!("the login was revoked");
+                req.extensions_mut().insert(Unlisted);
                 return Ok(None);
             }
             let args = L::Args::from_request(&req, &mut Payload::None).await.map_err(|e| args_error(e.into()))?;

@@ -10,13 +10,14 @@ use std::time::Duration;
 use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::manager::LoginManager;
+use crate::reason;
 use crate::remember::Token;
 use std::rc::Rc;
 
 use crate::registry::{RegistryOp, login_info, new_login_id, queue, queue_removal};
 use crate::state::{
     CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, remove_login,
-    with_state,
+    resolve_login, with_state,
 };
 use crate::url::is_safe_next;
 use crate::user::AuthUser;
@@ -139,6 +140,7 @@ pub fn login_user_with<U: AuthUser + Clone>(
     let session = req.get_session();
     session.renew();
     record.write(&session, &user_id)?;
+    reason::forget(&session);
     if let Some(login_id) = login_id {
         if let Some((record, id)) = replaced {
             queue_removal(req, manager, &record, &id);
@@ -251,9 +253,28 @@ pub fn logout_user(req: &HttpRequest) -> Result<(), LoginError> {
 }
 
 /// Marks the current login fresh again after the user re-entered their password (Flask's
-/// `confirm_login`), and renews the session id. Does nothing without a login in the session.
-pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
+/// `confirm_login`), renews the session id and fires
+/// [`LoginConfirmed`](crate::LoginEventKind::LoginConfirmed). Does nothing when nobody is
+/// logged in, or when the user came from the request loader (which keeps no login).
+///
+/// It is `async` because it first resolves this request's login, as the extractors do (at
+/// most one loader call per request, shared with them): a login that comes back from the
+/// remember cookie is confirmed whether or not the handler took the user. A forgotten
+/// `.await` does not compile where the result is used (`?`), and is a warning otherwise.
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse};
+/// use login_runtime::confirm_login;
+///
+/// async fn reauthenticate(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+///     // ... after checking the password again:
+///     confirm_login(&req).await?;
+///     Ok(HttpResponse::SeeOther().insert_header(("location", "/")).finish())
+/// }
+/// ```
+pub async fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
+    let user = resolve_login(req).await?;
     let Some((mut record, user_id)) = current_record(req) else {
         return Ok(());
     };
@@ -263,23 +284,24 @@ pub fn confirm_login(req: &HttpRequest) -> Result<(), LoginError> {
     let session = req.get_session();
     session.renew();
     record.write(&session, &user_id)?;
-    let user = with_state(req, |state| {
+    with_state(req, |state| {
         state.record = Some(record);
         state.source = Some(Source::Session);
         state.wrote_login = true;
-        match &state.slot {
-            Slot::Ready(user) => user.clone(),
-            _ => None,
-        }
     });
     emit(&manager.settings().hooks, req, LoginEventKind::LoginConfirmed, user.as_ref(), Some(user_id));
     Ok(())
 }
 
-/// Whether the login in this session is fresh: made by [`login_user`] (or
-/// [`confirm_login`]) in this session, not restored from elsewhere, and not older than the
-/// manager's [`fresh_max_age`](LoginManager::fresh_max_age) if one is set.
-pub fn login_fresh(req: &HttpRequest) -> bool {
+/// Whether the login in force is fresh: made by [`login_user`] (or [`confirm_login`]) in this
+/// session, not restored from the remember cookie or loaded from the request, and not older
+/// than the manager's [`fresh_max_age`](LoginManager::fresh_max_age) if one is set. Like
+/// [`confirm_login`], it resolves the login first, so the answer does not depend on what the
+/// handler extracted.
+pub async fn login_fresh(req: &HttpRequest) -> bool {
+    if resolve_login(req).await.is_err() {
+        return false;
+    }
     let (max_age, now) = LoginManager::from_request(req).map_or((0, 0), |m| (m.settings().fresh_max_age, m.now()));
     current_record(req)
         .and_then(|(r, _)| r.fresh_at)
@@ -287,8 +309,11 @@ pub fn login_fresh(req: &HttpRequest) -> bool {
 }
 
 /// Whether the request carries a valid remember-me cookie for the user logged in now
-/// (Flask's `login_remembered`).
-pub fn login_remembered(req: &HttpRequest) -> bool {
+/// (Flask's `login_remembered`). Like [`confirm_login`], it resolves the login first.
+pub async fn login_remembered(req: &HttpRequest) -> bool {
+    if resolve_login(req).await.is_err() {
+        return false;
+    }
     let Ok(manager) = LoginManager::from_request(req) else { return false };
     let (Some(remember), Some(cookie)) = (&manager.settings().remember, remember_cookie(req, manager)) else {
         return false;

@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::events::{LoginEventKind, emit};
 use crate::flash::flash;
 use crate::manager::{LoginManager, Message};
-use crate::url::{login_url, make_next_param};
+use crate::reason::{self, LogoutReason};
+use crate::url::{is_safe_next, login_url, make_next_param};
 
 /// Which refusal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,14 +40,89 @@ fn client(req: &HttpRequest) -> Client {
     if xhr || wants_json { Client::Json } else { Client::Browser }
 }
 
-/// The current URL: path and query, or in full when the view is on another host.
-fn current_url(req: &HttpRequest, view: &str) -> String {
-    let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    if view.starts_with('/') && !view.starts_with("//") {
-        return path.to_owned();
-    }
+/// The page to come back to after logging in: path and query, or in full when the view is on
+/// another host.
+///
+/// For `GET` and `HEAD`, the page asked for. Any other method cannot be replayed by a
+/// redirect (the browser would `GET` a path that may only take a `POST`): the page the form
+/// was on, when the `Referer` names a page of this site (and `Origin`, if sent, is this
+/// site), else none, and the login view's own default applies.
+fn return_to(req: &HttpRequest, view: &str) -> Option<String> {
     let info = req.connection_info();
-    format!("{}://{}{}", info.scheme(), info.host(), path)
+    let origin = format!("{}://{}", info.scheme(), info.host());
+    let path = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned()
+    } else {
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        if header(header::ORIGIN).is_some_and(|o| o != origin) {
+            return None;
+        }
+        let path = header(header::REFERER)?.strip_prefix(origin.as_str())?;
+        let path = path.split('#').next().unwrap_or_default();
+        if !path.starts_with('/') || !is_safe_next(path) {
+            return None;
+        }
+        path.to_owned()
+    };
+    if view.starts_with('/') && !view.starts_with("//") { Some(path) } else { Some(origin + &path) }
+}
+
+/// Answers this request the way [`#[login_required]`](macro@crate::login_required) answers an
+/// anonymous user (Flask-Login's `login_manager.unauthorized()`): the
+/// [`Unauthorized`](crate::LoginEventKind::Unauthorized) event, then the
+/// [custom handler](LoginManager::unauthorized_handler)'s response, or the login message
+/// flashed and a redirect to the login view with `next` (a JSON 401 or `HX-Redirect` for the
+/// clients that want those), or a 401.
+///
+/// Return it as the error of a handler or an extractor. In a middleware, answer with its
+/// response, `Ok(req.error_response(unauthorized(req.request())))`: an `Err` leaving a
+/// middleware skips actix-session's save, and the flashed message with it. Without a login
+/// manager installed, it is that configuration error (a 500).
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse};
+/// use login_runtime::{AuthUser, CurrentUser, unauthorized};
+///
+/// #[derive(AuthUser)]
+/// struct User { id: u64, admin: bool }
+///
+/// async fn admin(req: HttpRequest, user: CurrentUser<User>) -> actix_web::Result<HttpResponse> {
+///     match user.authenticated() {
+///         Some(user) if user.admin => Ok(HttpResponse::Ok().body("admin")),
+///         _ => Err(unauthorized(&req)),
+///     }
+/// }
+/// ```
+pub fn unauthorized(req: &HttpRequest) -> actix_web::Error {
+    refusal(req, Refusal::Unauthorized)
+}
+
+/// Answers this request the way [`#[fresh_login_required]`](macro@crate::fresh_login_required)
+/// answers a login that is not fresh (Flask-Login's `login_manager.needs_refresh()`): the
+/// [`NeedsRefresh`](crate::LoginEventKind::NeedsRefresh) event, then the
+/// [custom handler](LoginManager::needs_refresh_handler)'s response, or a redirect to the
+/// [refresh view](LoginManager::refresh_view), or a 401. Use it as [`unauthorized`].
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse};
+/// use login_runtime::{login_fresh, needs_refresh};
+///
+/// async fn change_email(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+///     if !login_fresh(&req).await {
+///         return Err(needs_refresh(&req));
+///     }
+///     Ok(HttpResponse::Ok().body("email changed"))
+/// }
+/// ```
+pub fn needs_refresh(req: &HttpRequest) -> actix_web::Error {
+    refusal(req, Refusal::NeedsRefresh)
+}
+
+fn refusal(req: &HttpRequest, refusal: Refusal) -> actix_web::Error {
+    match LoginManager::from_request(req) {
+        Ok(manager) => refuse(req, manager, refusal),
+        Err(error) => error.into(),
+    }
 }
 
 /// Builds the refusal as an error whose response is ready.
@@ -74,8 +150,12 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         None => text.clone(),
     });
 
+    // Why an earlier login ended, for clients that read the answer (the login page reads it
+    // with `logout_reason`).
+    let reason = (refusal == Refusal::Unauthorized).then(|| reason::peek(&req.get_session())).flatten();
     let Some(view) = view else {
-        return InternalError::from_response(kind, status_401(manager, client, kind, text.as_deref(), None)).into();
+        let response = status_401(manager, client, kind, text.as_deref(), None, reason);
+        return InternalError::from_response(kind, response).into();
     };
 
     if let (Client::Browser | Client::Htmx, Some(text), Some(Message { category, .. })) = (client, &text, message)
@@ -84,14 +164,15 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         tracing::error!(%error, "could not flash the login message");
     }
 
-    let current = current_url(req, view);
-    let target = if settings.use_session_for_next {
-        if let Err(error) = req.get_session().insert(crate::login::NEXT_KEY, make_next_param(view, &current)) {
-            tracing::error!(%error, "could not store `next` in the session");
+    let current = return_to(req, view);
+    let target = match current {
+        Some(current) if settings.use_session_for_next => {
+            if let Err(error) = req.get_session().insert(crate::login::NEXT_KEY, make_next_param(view, &current)) {
+                tracing::error!(%error, "could not store `next` in the session");
+            }
+            view.clone()
         }
-        view.clone()
-    } else {
-        login_url(view, Some(&current), &settings.next_field)
+        current => login_url(view, current.as_deref(), &settings.next_field),
     };
 
     let response = match client {
@@ -105,13 +186,13 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
             HttpResponse::build(status).insert_header((header::LOCATION, target)).finish()
         }
         Client::Htmx => {
-            let mut res = status_401(manager, client, kind, None, None);
+            let mut res = status_401(manager, client, kind, None, None, reason);
             if let Ok(value) = header::HeaderValue::from_str(&target) {
                 res.headers_mut().insert(header::HeaderName::from_static("hx-redirect"), value);
             }
             res
         }
-        Client::Json => status_401(manager, client, kind, text.as_deref(), Some(&target)),
+        Client::Json => status_401(manager, client, kind, text.as_deref(), Some(&target), reason),
     };
     InternalError::from_response(kind, response).into()
 }
@@ -122,6 +203,7 @@ fn status_401(
     kind: &str,
     message: Option<&str>,
     url: Option<&str>,
+    reason: Option<LogoutReason>,
 ) -> HttpResponse {
     let mut res = HttpResponse::Unauthorized();
     if let Some(challenge) = &manager.settings().www_authenticate {
@@ -131,6 +213,9 @@ fn status_401(
         let mut body = serde_json::json!({ "error": kind });
         if let Some(message) = message {
             body["message"] = message.into();
+        }
+        if let Some(reason) = reason {
+            body["reason"] = reason.as_str().into();
         }
         if let Some(url) = url {
             body[if kind == "unauthorized" { "login_url" } else { "refresh_url" }] = url.into();

@@ -15,8 +15,9 @@ use actix_web::cookie::Cookie;
 
 use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
-use crate::loader::LoadFuture;
+use crate::loader::{LoadFuture, Unlisted};
 use crate::manager::{LoginManager, SessionProtection};
+use crate::reason::{self, LogoutReason};
 use crate::registry::{FORGET_UNSEEN, RegistryOp, login_info, new_login_id, queue, queue_removal, usable_until};
 use crate::remember::Token;
 use crate::user::{AuthUser, SharedUser};
@@ -413,8 +414,8 @@ pub(crate) fn remember_cookie(req: &HttpRequest, manager: &LoginManager) -> Opti
 /// Ends the login in this session (timeouts, protection, a vanished user, a changed session
 /// hash): the login key goes, the session id is renewed, other data stays.
 #[cold]
-fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: &str) {
-    tracing::info!(reason = why, "ending a login");
+fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: LogoutReason) {
+    tracing::info!(reason = why.as_str(), "ending a login");
     if manager.settings().registry.is_some()
         && let Some((record, id)) = LoginRecord::read(session)
     {
@@ -422,6 +423,7 @@ fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: 
     }
     remove_login(session);
     session.renew();
+    reason::record(session, why);
     with_state(req, |state| state.record = None);
 }
 
@@ -492,12 +494,19 @@ impl UserFuture {
     }
 }
 
+/// Resolves this request's login (session, remember cookie, request loader) the way the
+/// extractors do, sharing their one load: the helpers that answer about the login call this
+/// first, so their answer does not depend on what the handler extracted.
+pub(crate) async fn resolve_login(req: &HttpRequest) -> UserResult {
+    UserFuture::new(req).await
+}
+
 /// What the session's login says, decided while the session is borrowed.
 enum Verdict {
     /// No login (or one this version cannot read): try the next source.
     NoLogin,
     /// The login timed out: end it, then try the next source.
-    Ended(&'static str),
+    Ended(LogoutReason),
     /// Strong protection ended the login (the user id is for the event).
     Protected(String),
     /// Load the user; `write` holds the id when the record changed and must be written back.
@@ -547,7 +556,7 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
             return Ok(Start::Load { load, source: Source::Session, record: Some(record) });
         }
         Verdict::Protected(user_id) => {
-            end_login(req, manager, &session, "session protection");
+            end_login(req, manager, &session, LogoutReason::SessionProtection);
             emit(&settings.hooks, req, LoginEventKind::SessionProtected, None, Some(user_id));
             if remember_cookie(req, manager).is_some() {
                 with_state(req, |state| state.cookie = Some(CookieOp::Clear));
@@ -566,14 +575,14 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
         let now = manager.now();
         let seen_at = record.seen_at.unwrap_or(record.login_at);
         if settings.absolute_timeout.is_some_and(|t| now.saturating_sub(record.login_at) > t) {
-            return Verdict::Ended("absolute timeout");
+            return Verdict::Ended(LogoutReason::AbsoluteTimeout);
         }
         if settings.idle_timeout.is_some_and(|t| now.saturating_sub(seen_at) > t) {
-            return Verdict::Ended("idle timeout");
+            return Verdict::Ended(LogoutReason::IdleTimeout);
         }
         // The registry forgets such a login: it ends here, whether or not it is forgotten yet.
         if settings.registry.is_some() && now.saturating_sub(seen_at) > FORGET_UNSEEN {
-            return Verdict::Ended("not seen for 30 days");
+            return Verdict::Ended(LogoutReason::IdleTimeout);
         }
     }
     let mut changed = false;
@@ -612,7 +621,7 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
     let listed = match &settings.registry {
         Some(registry) if !listed_now => match record.login_id {
             Some(login_id) => Some(registry.contains(id, login_id)),
-            None => return Verdict::Ended("login not in the login registry"),
+            None => return Verdict::Ended(LogoutReason::Revoked),
         },
         _ => None,
     };
@@ -785,10 +794,10 @@ fn accept(
                     refresh_remember_cookie(req, manager, &user);
                     Ok(Some(user))
                 }
-                _ => {
+                user => {
                     // The user vanished, their session hash changed (a password change, a
                     // "log out everywhere"), or the login was revoked: this login is over.
-                    end_login(req, manager, &req.get_session(), "user gone, session hash changed or login revoked");
+                    end_login(req, manager, &req.get_session(), lost_reason(req, user.is_some()));
                     Ok(None)
                 }
             }
@@ -796,9 +805,18 @@ fn accept(
         Source::Remember(token) => {
             let remember = settings.remember.as_ref().expect("a remember source needs remember-me settings");
             // An inactive account cannot log in, from a form or from a cookie.
-            let Some(user) = user.filter(|u| u.is_active() && remember.hash_matches(token, u.session_hash())) else {
+            // An inactive user is refused with no reason to show: nothing ended elsewhere.
+            let lost = match &user {
+                Some(u) if !u.is_active() => None,
+                Some(u) if remember.hash_matches(token, u.session_hash()) => None,
+                found => Some(lost_reason(req, found.is_some())),
+            };
+            let Some(user) = user.filter(|u| u.is_active() && lost.is_none()) else {
                 tracing::info!("clearing a remember cookie whose user is gone, inactive, or has a new session hash");
                 with_state(req, |state| state.cookie = Some(CookieOp::Clear));
+                if let Some(lost) = lost {
+                    reason::record(&req.get_session(), lost);
+                }
                 return Ok(None);
             };
             // A new login, not fresh, with a new session id; the client identifier is stored
@@ -809,6 +827,8 @@ fn accept(
             let session = req.get_session();
             session.renew();
             record.write(&session, &token.user_id)?;
+            // A session login that ended on this request is continued: nothing to explain.
+            reason::forget(&session);
             let now = manager.now();
             let until = usable_until(manager, now, now, Some(remembered_until(manager, token, now)));
             with_state(req, |state| {
@@ -823,6 +843,18 @@ fn accept(
             refresh_remember_cookie(req, manager, &user);
             Ok(Some(user))
         }
+    }
+}
+
+/// Why a login whose user the loader did not give back (or gave back with another session
+/// hash, `found`) is over.
+fn lost_reason(req: &HttpRequest, found: bool) -> LogoutReason {
+    if found {
+        LogoutReason::SessionHashChanged
+    } else if req.extensions().contains::<Unlisted>() {
+        LogoutReason::Revoked
+    } else {
+        LogoutReason::UserGone
     }
 }
 

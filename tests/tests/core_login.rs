@@ -742,13 +742,12 @@ async fn a_user_without_an_id_cannot_log_in() {
 #[actix_web::test]
 async fn confirm_login_without_a_login_does_nothing() {
     let db = Db::seeded();
-    let app = test::init_service(
-        app(&manager(), &db).route(
-            "/confirm-anyway",
-            web::post()
-                .to(|req: HttpRequest| async move { login_runtime::confirm_login(&req).map(|()| "confirmed nothing") }),
-        ),
-    )
+    let app = test::init_service(app(&manager(), &db).route(
+        "/confirm-anyway",
+        web::post().to(|req: HttpRequest| async move {
+            login_runtime::confirm_login(&req).await.map(|()| "confirmed nothing")
+        }),
+    ))
     .await;
     let browser = Browser::new();
     let res = browser.post(&app, "/confirm-anyway").await;

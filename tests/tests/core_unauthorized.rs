@@ -77,7 +77,8 @@ async fn refused_post_is_refused_before_its_json_body_is_read() {
     // A browser: 303 to the login page (never 307, which would re-send the body), not 400.
     let res = browser.send(&app, bad_json()).await;
     assert_eq!(res.status, 303);
-    assert_eq!(res.location(), Some("/login?next=%2Fapi%2Fitems"));
+    // Not `next=/api/items`: the browser would GET a path that only takes a POST (issue 15).
+    assert_eq!(res.location(), Some("/login"));
     // An API client: 401, not 400.
     let res = browser.send(&app, bad_json().insert_header(("accept", "application/json"))).await;
     assert_eq!(res.status, 401);
@@ -181,7 +182,8 @@ async fn get_redirects_with_302_and_post_with_303() {
 
     let res = browser.send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")])).await;
     assert_eq!(res.status, 303);
-    assert_eq!(res.location(), Some("/login?next=%2Fpassword"));
+    // A POST goes back to the page its form was on (see tests/tests/parity.rs), never to itself.
+    assert_eq!(res.location(), Some("/login"));
 }
 
 #[actix_web::test]

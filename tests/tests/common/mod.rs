@@ -354,13 +354,13 @@ async fn confirm(
     if user.password_hash != hash(&form.password) {
         return Ok(HttpResponse::Unauthorized().body("invalid credentials"));
     }
-    confirm_login(&req)?;
+    confirm_login(&req).await?;
     Ok(see_other(&next_url(&req).unwrap_or_else(|| "/".into())))
 }
 
 #[get("/freshness")]
 async fn freshness(req: HttpRequest) -> HttpResponse {
-    text(if login_fresh(&req) { "fresh" } else { "not fresh" })
+    text(if login_fresh(&req).await { "fresh" } else { "not fresh" })
 }
 
 /// Session data that is not the login's.

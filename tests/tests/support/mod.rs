@@ -343,7 +343,7 @@ mod handlers {
             Some(u) => format!("user:{}", u.id),
             None => "anonymous".to_owned(),
         };
-        text(format!("{who} fresh:{}", login_fresh(&req)))
+        text(format!("{who} fresh:{}", login_fresh(&req).await))
     }
 
     #[get("/secret")]
@@ -412,7 +412,7 @@ mod handlers {
     #[post("/confirm")]
     #[login_required]
     async fn confirm(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
-        confirm_login(&req)?;
+        confirm_login(&req).await?;
         Ok(text(format!("confirmed {}", user.id)))
     }
 
