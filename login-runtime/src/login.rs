@@ -35,7 +35,8 @@ pub struct LoginOptions {
     pub fresh: bool,
     /// Issue a remember-me cookie (needs [`LoginManager::remember_me`]).
     pub remember: bool,
-    /// How long this login's remember cookie lasts, instead of the manager's duration.
+    /// How long this login's remember cookie lasts, instead of the manager's duration (at most
+    /// [`RememberMe::duration`](crate::RememberMe::duration), which caps every cookie).
     pub duration: Option<Duration>,
 }
 
@@ -69,7 +70,8 @@ impl LoginOptions {
         self
     }
 
-    /// The remember cookie's lifetime for this login.
+    /// The remember cookie's lifetime for this login (at most
+    /// [`RememberMe::duration`](crate::RememberMe::duration)).
     pub fn duration(mut self, duration: Duration) -> Self {
         self.duration = Some(duration);
         self
@@ -119,13 +121,15 @@ pub fn login_user_with<U: AuthUser + Clone>(
     };
     let cookie = match (&settings.remember, options.remember) {
         (Some(remember), true) => {
-            let lifetime = options.duration.unwrap_or(remember.duration);
+            // At most the configured duration, which caps every cookie anyway.
+            let lifetime = options.duration.map_or(remember.duration, |d| d.min(remember.duration));
             let token = Token {
                 user_id: user_id.clone(),
                 expires: manager.now().saturating_add(lifetime.as_secs()),
                 lifetime: lifetime.as_secs(),
                 hash_mac: remember.hash_mac(user.session_hash()),
                 login_id,
+                key_index: 0,
             };
             Some(CookieOp::Set { value: remember.encode(&token), lifetime })
         }

@@ -5,6 +5,11 @@
 //! user's session hash (never the hash itself), the login's id in the login registry (version
 //! 2, with a registry) and the user id. Changing the session hash (a
 //! password change) invalidates every remember cookie of that user.
+//!
+//! The current configuration caps every token: a token lasts at most
+//! [`RememberMe::duration`] from when it was issued, whatever it was issued with. Tokens are
+//! signed with the current key; tokens of [previous keys](RememberMe::previous_key) are still
+//! accepted, and re-signed with the current key (same expiry) on the first request that uses them.
 
 use std::time::Duration;
 
@@ -31,14 +36,17 @@ const VERSION_WITH_LOGIN_ID: &str = "2";
 /// use login_runtime::RememberMe;
 ///
 /// let key = [7u8; 64]; // load a secret of 32 bytes or more, distinct from the session key
+/// let old_key = [6u8; 64]; // the key before the last rotation, until its cookies are gone
 /// let remember = RememberMe::new(&key)
+///     .previous_key(&old_key)
 ///     .name("__Host-remember")
 ///     .duration(Duration::from_secs(30 * 24 * 3600))
 ///     .refresh_each_request(true);
 /// ```
 #[derive(Clone)]
 pub struct RememberMe {
-    key: Vec<u8>,
+    /// The current key first, then the previous ones.
+    keys: Vec<Vec<u8>>,
     pub(crate) name: String,
     pub(crate) duration: Duration,
     pub(crate) domain: Option<String>,
@@ -75,6 +83,8 @@ pub(crate) struct Token {
     pub(crate) hash_mac: String,
     /// The login's id in the login registry, if one is configured.
     pub(crate) login_id: Option<u64>,
+    /// Which key signed it: 0 for the current key, `i` for the `i`th previous key.
+    pub(crate) key_index: usize,
 }
 
 impl RememberMe {
@@ -83,10 +93,8 @@ impl RememberMe {
     /// # Panics
     /// If the key is shorter than 32 bytes: a start-up mistake, not a request-time failure.
     pub fn new(key: impl AsRef<[u8]>) -> Self {
-        let key = key.as_ref();
-        assert!(key.len() >= 32, "the remember-me key needs at least 32 bytes, got {}", key.len());
         Self {
-            key: key.to_vec(),
+            keys: vec![checked_key(key.as_ref())],
             name: "remember_token".into(),
             duration: Duration::from_secs(365 * 24 * 3600),
             domain: None,
@@ -98,6 +106,18 @@ impl RememberMe {
         }
     }
 
+    /// Also accepts cookies signed with `key`, a key used before the current one (key
+    /// rotation); call it once per key still accepted, newest first. Such a cookie is re-signed
+    /// with the current key, keeping its expiry, on the first request that carries it; remove the
+    /// old key once [`duration`](Self::duration) has passed since the rotation.
+    ///
+    /// # Panics
+    /// If the key is shorter than 32 bytes, like [`RememberMe::new`].
+    pub fn previous_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.keys.push(checked_key(key.as_ref()));
+        self
+    }
+
     /// The cookie's name (default `remember_token`; `__Host-` names need the default path, no
     /// domain and `Secure`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -105,8 +125,9 @@ impl RememberMe {
         self
     }
 
-    /// How long a remember cookie lasts (default 365 days); a login may choose its own with
-    /// [`LoginOptions::duration`](crate::LoginOptions::duration).
+    /// How long a remember cookie lasts (default 365 days); a login may choose a shorter one with
+    /// [`LoginOptions::duration`](crate::LoginOptions::duration). It caps every cookie, those
+    /// issued before it was configured included: a cookie older than this stops working.
     pub fn duration(mut self, duration: Duration) -> Self {
         self.duration = duration;
         self
@@ -149,38 +170,51 @@ impl RememberMe {
         self
     }
 
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+    fn mac(&self, key_index: usize) -> Option<HmacSha256> {
+        let key = self.keys.get(key_index)?;
+        Some(HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length"))
     }
 
-    /// A MAC of the user's session hash: what the cookie carries in its place.
+    /// The longest lifetime a cookie may have, in seconds.
+    pub(crate) fn max_lifetime(&self) -> u64 {
+        self.duration.as_secs()
+    }
+
+    /// A MAC of the user's session hash with the current key: what the cookie carries in its
+    /// place.
     pub(crate) fn hash_mac(&self, session_hash: Option<&[u8]>) -> String {
-        let Some(hash) = session_hash else { return String::new() };
-        let mut mac = self.mac();
+        self.hash_mac_with(0, session_hash)
+    }
+
+    fn hash_mac_with(&self, key_index: usize, session_hash: Option<&[u8]>) -> String {
+        let (Some(hash), Some(mut mac)) = (session_hash, self.mac(key_index)) else { return String::new() };
         mac.update(b"login-runtime session hash\0");
         mac.update(hash);
         B64.encode(&mac.finalize().into_bytes()[..16])
     }
 
     pub(crate) fn encode(&self, token: &Token) -> String {
-        let Token { user_id, expires, lifetime, hash_mac, login_id } = token;
+        let Token { user_id, expires, lifetime, hash_mac, login_id, key_index: _ } = token;
         let payload = match login_id {
             None => format!("{VERSION}|{expires}|{lifetime}|{hash_mac}|{user_id}"),
             Some(id) => format!("{VERSION_WITH_LOGIN_ID}|{expires}|{lifetime}|{hash_mac}|{id}|{user_id}"),
         };
-        let mut mac = self.mac();
+        let mut mac = self.mac(0).expect("there is always a current key");
         mac.update(payload.as_bytes());
         format!("{}.{}", B64.encode(payload), B64.encode(mac.finalize().into_bytes()))
     }
 
-    /// The token in `value`, if it is authentic and not expired at `now`.
+    /// The token in `value`, if it is authentic (under the current or a previous key) and not
+    /// expired at `now`, its expiry and lifetime capped by the current [`duration`](Self::duration).
     pub(crate) fn decode(&self, value: &str, now: u64) -> Option<Token> {
         let (payload, tag) = value.split_once('.')?;
         let payload = B64.decode(payload).ok()?;
         let tag = B64.decode(tag).ok()?;
-        let mut mac = self.mac();
-        mac.update(&payload);
-        mac.verify_slice(&tag).ok()?; // constant-time
+        let key_index = (0..self.keys.len()).find(|&i| {
+            let mut mac = self.mac(i).expect("an index below the key count");
+            mac.update(&payload);
+            mac.verify_slice(&tag).is_ok() // constant-time
+        })?;
         let payload = String::from_utf8(payload).ok()?;
         let with_login_id = match payload.split_once('|')?.0 {
             VERSION => false,
@@ -193,13 +227,17 @@ impl RememberMe {
         let hash_mac = parts.next()?.to_owned();
         let login_id = if with_login_id { Some(parts.next()?.parse().ok()?) } else { None };
         let user_id = parts.next()?.to_owned();
-        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac, login_id })
+        // The configuration in force caps what the token was issued with.
+        let issued = expires.checked_sub(lifetime)?;
+        let lifetime = lifetime.min(self.max_lifetime());
+        let expires = expires.min(issued.saturating_add(lifetime));
+        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac, login_id, key_index })
     }
 
     /// Whether a token still matches the user's session hash (constant-time).
     pub(crate) fn hash_matches(&self, token: &Token, session_hash: Option<&[u8]>) -> bool {
         use subtle::ConstantTimeEq;
-        let expected = self.hash_mac(session_hash);
+        let expected = self.hash_mac_with(token.key_index, session_hash);
         expected.len() == token.hash_mac.len() && bool::from(expected.as_bytes().ct_eq(token.hash_mac.as_bytes()))
     }
 
@@ -230,6 +268,11 @@ impl RememberMe {
     }
 }
 
+fn checked_key(key: &[u8]) -> Vec<u8> {
+    assert!(key.len() >= 32, "a remember-me key needs at least 32 bytes, got {}", key.len());
+    key.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +283,14 @@ mod tests {
 
     /// User `1`, expiring at 100, no session hash, no login id.
     fn user_1_until_100() -> Token {
-        Token { user_id: "1".into(), expires: 100, lifetime: 100, hash_mac: String::new(), login_id: None }
+        Token {
+            user_id: "1".into(),
+            expires: 100,
+            lifetime: 100,
+            hash_mac: String::new(),
+            login_id: None,
+            key_index: 0,
+        }
     }
 
     #[test]
@@ -254,6 +304,7 @@ mod tests {
                     lifetime: 1_000,
                     hash_mac: r.hash_mac(Some(b"pw")),
                     login_id,
+                    key_index: 0,
                 };
                 let value = r.encode(&token);
                 assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{value}");

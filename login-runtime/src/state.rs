@@ -885,22 +885,28 @@ fn remember_until(req: &HttpRequest, manager: &LoginManager, user_id: &str, logi
     (token.user_id == user_id && token.login_id == Some(login_id)).then(|| remembered_until(manager, &token, now))
 }
 
-/// With `refresh_each_request`, re-issues a valid remember cookie the request carried (and
-/// only then: Flask-Login #424 gave everyone a year-long cookie).
+/// Re-issues a valid remember cookie the request carried (and only then: Flask-Login #424 gave
+/// everyone a year-long cookie): with `refresh_each_request`, with a new expiry; when a previous
+/// key signed it, signed with the current key and the same expiry.
 fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &SharedUser) {
-    let Some(remember) = manager.settings().remember.as_ref().filter(|r| r.refresh_each_request) else { return };
+    let Some(remember) = manager.settings().remember.as_ref() else { return };
     let Some(cookie) = req.cookie(&remember.name) else { return };
     let now = manager.now();
     let Some(token) = remember.decode(cookie.value(), now) else { return };
+    if !remember.refresh_each_request && token.key_index == 0 {
+        return;
+    }
     if user.get_id().as_deref() != Some(token.user_id.as_str()) || !remember.hash_matches(&token, user.session_hash()) {
         return;
     }
     // The login's own lifetime: "remember me for an hour" stays an hour.
-    let lifetime = token.lifetime;
-    let value = remember.encode(&Token { expires: now.saturating_add(lifetime), ..token });
+    let expires = if remember.refresh_each_request { now.saturating_add(token.lifetime) } else { token.expires };
+    let hash_mac = remember.hash_mac(user.session_hash());
+    let value = remember.encode(&Token { expires, hash_mac, key_index: 0, ..token });
+    let lifetime = std::time::Duration::from_secs(expires.saturating_sub(now));
     with_state(req, |state| {
         if state.cookie.is_none() {
-            state.cookie = Some(CookieOp::Set { value, lifetime: std::time::Duration::from_secs(lifetime) });
+            state.cookie = Some(CookieOp::Set { value, lifetime });
         }
     });
 }

@@ -80,3 +80,93 @@ async fn options_never_runs_a_guarded_handler_without_the_login() {
     assert_eq!(options(&fresh, &app, "/fresh-any").await.body, "did the fresh work of ada");
     assert_eq!(options(&stale, &app, "/any").await.body, "did the work of ada");
 }
+
+// ---- hole 7: remember cookies capped by the configuration; key rotation ----
+
+const HOUR: u64 = 3600;
+const NEW_KEY: [u8; 64] = [9u8; 64];
+
+/// The default remember-me settings with another duration.
+fn remember_for(secs: u64) -> login_runtime::RememberMe {
+    remember().duration(std::time::Duration::from_secs(secs))
+}
+
+#[actix_web::test]
+async fn a_shorter_configured_duration_caps_cookies_issued_before_it() {
+    let env = Env::new();
+    let year_app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&year_app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    let year_cookie = c.cookie(REMEMBER).expect("a remember cookie");
+
+    // The app now remembers logins for an hour, refreshed on each request.
+    let hour_app = start(&env.bare_manager().remember_me(remember_for(HOUR).refresh_each_request(true)), &env.db).await;
+    env.advance(HOUR / 2);
+    let reply = c.get(&hour_app, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    let reissued = reply.set_cookie(REMEMBER).expect("re-issued on each request");
+    assert_eq!(reissued.max_age(), Some(actix_web::cookie::time::Duration::seconds(HOUR as i64)));
+
+    // Two hours after its login, the year-long cookie no longer works, and is cleared.
+    env.advance(HOUR + HOUR / 2);
+    let stale = Client::new();
+    stale.set_cookie(REMEMBER, &year_cookie);
+    let reply = stale.get(&hour_app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous");
+    assert!(reply.clears(REMEMBER), "{:?}", reply.set_cookie_headers());
+}
+
+#[actix_web::test]
+async fn a_login_cannot_choose_a_longer_cookie_than_the_configuration() {
+    let env = Env::new();
+    let app = start(&env.bare_manager().remember_me(remember_for(HOUR)), &env.db).await;
+    let c = Client::new();
+    let reply = c.post(&app, &format!("/login?user={ADA}&remember=true&duration={}", 365 * 24 * HOUR)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let cookie = reply.set_cookie(REMEMBER).expect("a remember cookie");
+    assert_eq!(cookie.max_age(), Some(actix_web::cookie::time::Duration::seconds(HOUR as i64)));
+    c.keep_only(&[REMEMBER]);
+    env.advance(HOUR);
+    assert_eq!(c.whoami(&app).await, "anonymous");
+}
+
+#[actix_web::test]
+async fn rotated_keys_accept_old_cookies_and_re_sign_them_with_the_current_key() {
+    let env = Env::new();
+    let old_app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.login_remembered(&old_app, ADA).await;
+    c.keep_only(&[REMEMBER]);
+    let old_cookie = c.cookie(REMEMBER).expect("a remember cookie");
+
+    let new_only =
+        start(&env.bare_manager().remember_me(login_runtime::RememberMe::new(NEW_KEY).secure(false)), &env.db).await;
+    let rotated = start(
+        &env.bare_manager()
+            .remember_me(login_runtime::RememberMe::new(NEW_KEY).previous_key(REMEMBER_KEY).secure(false)),
+        &env.db,
+    )
+    .await;
+
+    // Without the old key, the old cookie is refused.
+    let other = Client::new();
+    other.set_cookie(REMEMBER, &old_cookie);
+    assert_eq!(other.whoami(&new_only).await, "anonymous");
+
+    // With it, the cookie logs in and comes back signed with the new key, same expiry.
+    env.advance(HOUR);
+    let reply = c.get(&rotated, "/whoami").await;
+    assert_eq!(reply.body, "user:ada");
+    let resigned = reply.set_cookie(REMEMBER).expect("re-signed with the current key");
+    assert_ne!(resigned.value(), old_cookie);
+    let left = 365 * 24 * HOUR - HOUR;
+    assert_eq!(resigned.max_age(), Some(actix_web::cookie::time::Duration::seconds(left as i64)));
+    // ...which the app without the old key accepts.
+    let fresh_browser = Client::new();
+    fresh_browser.set_cookie(REMEMBER, resigned.value());
+    assert_eq!(fresh_browser.whoami(&new_only).await, "user:ada");
+    // A cookie of the current key is not re-issued on every request.
+    fresh_browser.keep_only(&[REMEMBER]);
+    assert!(!fresh_browser.get(&rotated, "/whoami").await.sets(REMEMBER));
+}
