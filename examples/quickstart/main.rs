@@ -6,13 +6,19 @@
 //!
 //! then open <http://127.0.0.1:8080/> and log in as `ada` / `correct horse`.
 //!
-//! - `users.rs`: the user model, an in-memory user store, and the `#[user_loader]`.
-//! - `views.rs`: the pages: `/` (public), `/login`, `/logout`, `/settings`
+//! - `users.rs`: the user model, the database (sqlx: SQLite, or PostgreSQL), argon2 password
+//!   hashes, the `#[user_loader]` and the `#[request_loader]` (bearer tokens).
+//! - `registry.rs`: the login registry (the Devices page) in the same database.
+//! - `views.rs`: the pages: `/` (public), `/login`, `/logout` (POST), `/settings`
 //!   (`#[login_required]`), `/change-password` (`#[fresh_login_required]`) with its refresh
-//!   view `/reauth`, and the JSON endpoint `/api/me`.
-//! - `html.rs`: the page layout and HTML escaping.
+//!   view `/reauth`, `/devices`, and the JSON endpoint `/api/me`.
+//! - `pages.rs` and `templates/`: minijinja templates; every page sees `current_user`.
+//! - `csrf.rs`: the CSRF token of every form.
 //!
 //! Settings, from the environment:
+//! - `DATABASE_URL`: default `sqlite://quickstart.db?mode=rwc` (a file in the current
+//!   directory, created and migrated on first start, with the demo user); a `postgres://` URL
+//!   when built with `--features login-examples/postgres`.
 //! - `SESSION_KEY`: the key that encrypts and signs the session cookie, 64 bytes or more,
 //!   base64 or hex (`openssl rand -base64 64`). Without it a random key is generated, and
 //!   sessions end when the server stops.
@@ -24,7 +30,9 @@
 //!   Redis, the cookie carries only the session's key. Without it, in the cookie.
 //! - `RUST_LOG`: a level (`debug`, `info`, ...), default `info`.
 
-mod html;
+mod csrf;
+mod pages;
+mod registry;
 mod users;
 mod views;
 
@@ -36,19 +44,24 @@ use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, SessionStore};
 use actix_web::cookie::Key;
 use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use login_runtime::{LoginManager, MemoryLoginRegistry, RememberMe};
+use login_runtime::{LoginManager, RememberMe};
 use tracing_subscriber::filter::LevelFilter;
 
-use crate::users::{Db, load_user};
+use crate::registry::SqlLoginRegistry;
+use crate::users::{DEMO_USER, Db, load_user, load_user_from_token};
 
 /// The login manager: how users are loaded, where visitors are sent when a page needs a
 /// login (or a fresher one), and the remember-me cookie. The messages are flashed to those
 /// pages.
-fn login_manager(remember_key: &[u8]) -> LoginManager {
+fn login_manager(remember_key: &[u8], db: &Db) -> LoginManager {
     LoginManager::new(load_user)
+        // API clients: `Authorization: Bearer <token>` when the session has no login.
+        .request_loader(load_user_from_token)
         .login_view("/login")
         .login_message("Please log in to see this page.", "info")
         .refresh_view("/reauth")
@@ -60,9 +73,9 @@ fn login_manager(remember_key: &[u8]) -> LoginManager {
                 .secure(false),
         )
         // Every login is listed, so that users can see their devices and end them (the
-        // "Devices" page). In this process's memory, so a restart ends every login; with
-        // `REDIS_URL`, in Redis (a site on several servers keeps it there or in its database).
-        .login_registry(MemoryLoginRegistry::new())
+        // "Devices" page), in the application's database: every instance of the site on the
+        // same database sees the same list.
+        .login_registry(SqlLoginRegistry::new(db.pool.clone()))
         // A login lasts 12 hours (a remember cookie then logs the user back in), and a user has
         // at most 20 listed: a new login ends the oldest beyond that, and those past 12 hours.
         .absolute_timeout(Duration::from_secs(12 * 3600))
@@ -109,6 +122,17 @@ fn decode_key(text: &str) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())
 }
 
+/// Where the users live without `DATABASE_URL`: a SQLite file in the current directory,
+/// created on first start.
+const DEFAULT_DATABASE: &str = "sqlite://quickstart.db?mode=rwc";
+
+/// Friendly HTML pages for the errors handlers answer in plain text.
+fn error_pages() -> ErrorHandlers<actix_web::body::BoxBody> {
+    [StatusCode::BAD_REQUEST, StatusCode::FORBIDDEN, StatusCode::INTERNAL_SERVER_ERROR]
+        .into_iter()
+        .fold(ErrorHandlers::new(), |handlers, status| handlers.handler(status, pages::error_page))
+}
+
 fn port() -> Result<u16, String> {
     match std::env::var("PORT") {
         Ok(port) => port.parse().map_err(|_| format!("PORT must be a port number, not {port:?}")),
@@ -133,8 +157,20 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let db = web::Data::new(Db::demo());
-    let login = login_manager(&remember_key);
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.to_owned());
+    let (db, seeded) = match Db::open(&database_url).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            eprintln!("error: cannot open the database at DATABASE_URL ({database_url}): {error}");
+            std::process::exit(2);
+        }
+    };
+    println!("quickstart: users and devices in {database_url}");
+    if seeded {
+        println!("quickstart: created the demo user {} / {}", DEMO_USER.0, DEMO_USER.1);
+    }
+    let login = login_manager(&remember_key, &db);
+    let db = web::Data::new(db);
 
     let (server, sessions) = match std::env::var("REDIS_URL") {
         #[cfg(feature = "redis")]
@@ -153,15 +189,6 @@ async fn main() -> std::io::Result<()> {
                     Ok(Err(error)) => fail(&format_args!("{error:#}")),
                     Err(_) => fail(&format_args!("no answer within {} s", wait.as_secs())),
                 };
-            // The "still listed" answers are kept 5 s in each process: a device logged out from
-            // another server of the site is noticed up to 5 s later, and a request does not pay
-            // a second Redis round trip (BENCHMARKS.md, rows 7r and 7c).
-            let login = match login_runtime::RedisLoginRegistry::new(&url).await {
-                Ok(registry) => {
-                    login.login_registry(login_runtime::CachedLoginRegistry::new(registry, Duration::from_secs(5)))
-                }
-                Err(error) => fail(&error),
-            };
             (serve(move || store.clone(), session_key, login, db, port)?, "in Redis (REDIS_URL)")
         }
         #[cfg(not(feature = "redis"))]
@@ -175,8 +202,8 @@ async fn main() -> std::io::Result<()> {
         Err(_) => (serve(CookieSessionStore::default, session_key, login, db, port)?, "in cookies"),
     };
     println!(
-        "quickstart: listening on http://127.0.0.1:{port}/, sessions {sessions}  (log in as ada / correct horse; \
-         Ctrl-C stops)"
+        "quickstart: listening on http://127.0.0.1:{port}/, sessions {sessions}  (log in as {} / {}; Ctrl-C stops)",
+        DEMO_USER.0, DEMO_USER.1
     );
     server.await
 }
@@ -198,7 +225,9 @@ fn serve<S: SessionStore + 'static>(
             .app_data(login.clone())
             .wrap(session_middleware(store(), session_key.clone()))
             .wrap(login.middleware())
+            .wrap(error_pages())
             .configure(views::routes)
+            .default_service(web::to(pages::not_found))
     })
     .bind(("127.0.0.1", port))?;
     Ok(server.run())

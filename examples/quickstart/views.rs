@@ -1,24 +1,25 @@
-//! The pages of the site.
-//!
-//! Forms post without CSRF tokens to keep the example short: the session cookie is
-//! `SameSite=Lax` (actix-session's default), so other sites cannot post with it, but a real
-//! application adds CSRF tokens to its forms as well.
+//! The pages of the site. Every state-changing form carries the session's CSRF token
+//! (`csrf.rs`), checked before anything else; logout is POST only.
 
+use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
-    Authenticated, CurrentUser, FlashMessages, LoginError, LoginOptions, confirm_login, flash, fresh_login_required,
-    is_safe_next, login_fresh, login_id, login_required, login_url, login_user_with, logins, logout_user, next_url,
-    revoke_login, revoke_other_logins,
+    Authenticated, CurrentUser, LoginError, LoginOptions, confirm_login, flash, fresh_login_required, is_safe_next,
+    login_fresh, login_id, login_required, login_url, login_user_with, logins, logout_user, next_url, revoke_login,
+    revoke_other_logins,
 };
+use minijinja::context;
 use serde::Deserialize;
 
-use crate::html::{escape, page, utc};
+use crate::csrf;
+use crate::pages::{STYLE, describe_agent, render, utc};
 use crate::users::{Db, User};
 
 /// Registers every page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(index)
+        .service(style)
         .service(login_form)
         .service(login)
         .service(logout)
@@ -41,11 +42,11 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
 
-/// Errors of the login runtime (a session that cannot be written, a misconfigured app) are
-/// 500s; log them, since the response body says nothing.
-fn server_error(error: LoginError) -> actix_web::Error {
-    tracing::error!(%error, "login runtime error");
-    error.into()
+/// Errors of the login runtime (a session that cannot be written, a misconfigured app) and of
+/// the database are 500s; log them, since the response body says nothing.
+fn server_error(error: impl std::fmt::Display) -> actix_web::Error {
+    tracing::error!(%error, "server error");
+    actix_web::error::ErrorInternalServerError("server error")
 }
 
 /// Where to go after a successful form: the form's hidden `next` field if it is a safe local
@@ -55,70 +56,34 @@ fn safe_next(req: &HttpRequest, from_form: &str) -> Option<String> {
     if is_safe_next(from_form) { Some(from_form.to_owned()) } else { next_url(req) }
 }
 
-/// The hidden form field carrying `next` (empty when there is none).
-fn next_field(next: Option<&str>) -> String {
-    match next {
-        Some(next) => format!(r#"<input type="hidden" name="next" value="{}">"#, escape(next)),
-        None => String::new(),
-    }
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+struct Plain {
+    #[serde(default)]
+    csrf_token: String,
 }
 
 #[get("/")]
-async fn index(user: CurrentUser<User>, flashes: FlashMessages) -> HttpResponse {
-    let body = match user.authenticated() {
-        Some(user) => format!(
-            r#"<h1>Hello, {name}!</h1>
-<p>You are logged in as <code>{username}</code>.</p>
-<ul>
-  <li><a href="/settings">Settings</a> (needs a login)</li>
-  <li><a href="/devices">Devices</a>: where you are logged in; end any of those logins</li>
-  <li><a href="/change-password">Change password</a> (needs a <em>fresh</em> login: at most
-      5 minutes old, else you confirm your password first)</li>
-  <li><a href="/api/me">/api/me</a> (JSON)</li>
-</ul>"#,
-            name = escape(&user.display_name),
-            username = escape(&user.username),
-        ),
-        None => r#"<h1>Hello, stranger!</h1>
-<p>You are not logged in. <a href="/settings">Settings</a> needs a login: following that link
-   takes you to the login page, and back to the settings after logging in.</p>
-<p class="hint">Demo accounts: <code>ada</code> / <code>correct horse</code>, and
-   <code>bob</code> / <code>hunter2</code> (disabled).</p>
-<p class="hint">API clients get a JSON 401 instead of a redirect:
-   <code>curl -H 'Accept: application/json' http://127.0.0.1:8080/api/me</code></p>"#
-            .to_owned(),
-    };
-    page("Home", user.authenticated(), &flashes, &body)
+async fn index(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+    render(&req, "index.html", context! {}).await
+}
+
+#[get("/static/style.css")]
+async fn style() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/css; charset=utf-8").body(STYLE)
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    username: String,
 }
 
 #[get("/login")]
-async fn login_form(req: HttpRequest, user: CurrentUser<User>, flashes: FlashMessages) -> HttpResponse {
-    // Only a safe `next` is carried on: the hidden field is re-checked on POST anyway.
-    let next = next_url(&req);
-    let already = match user.authenticated() {
-        Some(user) => format!(
-            r#"<p class="hint">You are already logged in as <code>{}</code>; logging in again
-   switches the account.</p>"#,
-            escape(&user.username)
-        ),
-        None => String::new(),
-    };
-    let body = format!(
-        r#"<h1>Log in</h1>
-{already}
-<form method="post" action="/login">
-  {next}
-  <label for="username">Username</label>
-  <input type="text" id="username" name="username" autocomplete="username" required autofocus>
-  <label for="password">Password</label>
-  <input type="password" id="password" name="password" autocomplete="current-password" required>
-  <label class="check"><input type="checkbox" name="remember"> Keep me logged in on this device for 14 days</label>
-  <button class="primary" type="submit">Log in</button>
-</form>
-<p class="hint">Try <code>ada</code> / <code>correct horse</code>.</p>"#,
-        next = next_field(next.as_deref()),
-    );
-    page("Log in", user.authenticated(), &flashes, &body)
+async fn login_form(req: HttpRequest, query: web::Query<LoginQuery>) -> actix_web::Result<HttpResponse> {
+    // Only a safe `next` is carried on: the hidden field is re-checked on POST anyway. A failed
+    // login comes back here with its username, so only the password is typed again.
+    render(&req, "login.html", context! { next => next_url(&req), username => query.username }).await
 }
 
 #[derive(Deserialize)]
@@ -129,15 +94,29 @@ struct LoginForm {
     remember: Option<String>,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf_token: String,
 }
 
 #[post("/login")]
-async fn login(req: HttpRequest, db: web::Data<Db>, form: web::Form<LoginForm>) -> actix_web::Result<HttpResponse> {
+async fn login(
+    req: HttpRequest,
+    session: Session,
+    db: web::Data<Db>,
+    form: web::Form<LoginForm>,
+) -> actix_web::Result<HttpResponse> {
+    // Without this, a page on another site could log the visitor in as its own account.
+    csrf::check(&session, &form.csrf_token)?;
     let next = safe_next(&req, &form.next);
-    let back_to_form = login_url("/login", next.as_deref(), "next");
-    let Some(user) = db.authenticate(&form.username, &form.password) else {
-        flash(&req, "Wrong username or password.", "error").map_err(server_error)?;
-        return Ok(see_other(&back_to_form));
+    let back_to_form = |message: &str| -> actix_web::Result<HttpResponse> {
+        flash(&req, message, "error").map_err(server_error)?;
+        let url = login_url("/login", next.as_deref(), "next");
+        let username: String = url::form_urlencoded::byte_serialize(form.username.as_bytes()).collect();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Ok(see_other(&format!("{url}{sep}username={username}")))
+    };
+    let Some(user) = db.authenticate(&form.username, &form.password).await.map_err(server_error)? else {
+        return back_to_form("Wrong username or password.");
     };
     // Renews the session id (no session fixation) and records the login, fresh; with
     // `remember`, also sets the remember-me cookie, which logs the user back in (not fresh)
@@ -145,10 +124,7 @@ async fn login(req: HttpRequest, db: web::Data<Db>, form: web::Form<LoginForm>) 
     let options = LoginOptions::new().remember(form.remember.is_some());
     match login_user_with(&req, &user, options) {
         Ok(()) => {}
-        Err(LoginError::Inactive) => {
-            flash(&req, "This account is disabled.", "error").map_err(server_error)?;
-            return Ok(see_other(&back_to_form));
-        }
+        Err(LoginError::Inactive) => return back_to_form("This account is disabled."),
         Err(error) => return Err(server_error(error)),
     }
     flash(&req, format!("Welcome back, {}!", user.display_name), "success").map_err(server_error)?;
@@ -156,7 +132,8 @@ async fn login(req: HttpRequest, db: web::Data<Db>, form: web::Form<LoginForm>) 
 }
 
 #[post("/logout")]
-async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+async fn logout(req: HttpRequest, session: Session, form: web::Form<Plain>) -> actix_web::Result<HttpResponse> {
+    csrf::check(&session, &form.csrf_token)?;
     // Removes the login and renews the session id; the flash written next survives.
     logout_user(&req).map_err(server_error)?;
     flash(&req, "You have been logged out.", "info").map_err(server_error)?;
@@ -165,66 +142,47 @@ async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
 
 #[get("/settings")]
 #[login_required]
-async fn settings(req: HttpRequest, user: Authenticated<User>, flashes: FlashMessages) -> HttpResponse {
-    let fresh = if login_fresh(&req).await {
-        "fresh: you entered your password in this session"
-    } else {
-        "not fresh (restored from the remember-me cookie, or seen from another address): changing the \
-         password asks for it first"
-    };
-    let body = format!(
-        r#"<h1>Settings</h1>
-<p>Name: {name}<br>Username: <code>{username}</code><br>User id: <code>{id}</code></p>
-<p class="hint">This login is {fresh}.</p>
-<p><a href="/change-password">Change password</a> · <a href="/devices">Devices</a></p>"#,
-        name = escape(&user.display_name),
-        username = escape(&user.username),
-        id = user.id,
-    );
-    page("Settings", Some(&user), &flashes, &body)
+async fn settings(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    render(&req, "settings.html", context! { fresh => login_fresh(&req).await, api_token => user.api_token }).await
 }
 
 // "Sudo mode": a sensitive operation needs a login made (or confirmed with the password) in
 // the last five minutes. An older login is sent to the refresh view, `/reauth`.
 #[get("/change-password")]
 #[fresh_login_required(max_age = "5m")]
-async fn change_password_form(user: Authenticated<User>, flashes: FlashMessages) -> HttpResponse {
-    let body = r#"<h1>Change password</h1>
-<form method="post" action="/change-password">
-  <label for="password">New password</label>
-  <input type="password" id="password" name="password" autocomplete="new-password" minlength="8" required autofocus>
-  <label for="confirm">Repeat it</label>
-  <input type="password" id="confirm" name="confirm" autocomplete="new-password" minlength="8" required>
-  <button class="primary" type="submit">Change password</button>
-</form>
-<p class="hint">Changing it logs out your sessions on other devices.</p>"#;
-    page("Change password", Some(&user), &flashes, body)
+async fn change_password_form(req: HttpRequest, _user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    render(&req, "change_password.html", context! {}).await
 }
 
 #[derive(Deserialize)]
 struct NewPassword {
     password: String,
     confirm: String,
+    #[serde(default)]
+    csrf_token: String,
 }
 
 #[post("/change-password")]
 #[fresh_login_required(max_age = "5m")]
 async fn change_password(
     req: HttpRequest,
+    session: Session,
     user: Authenticated<User>,
     db: web::Data<Db>,
     form: web::Form<NewPassword>,
 ) -> actix_web::Result<HttpResponse> {
+    csrf::check(&session, &form.csrf_token)?;
     if form.password.chars().count() < 8 || form.password != form.confirm {
         flash(&req, "The passwords must match and have at least 8 characters.", "error").map_err(server_error)?;
         return Ok(see_other("/change-password"));
     }
-    let Some(updated) = db.set_password(user.id, &form.password) else {
+    let Some(updated) = db.set_password(user.id, &form.password).await.map_err(server_error)? else {
         return Ok(see_other("/"));
     };
     // The new security stamp ends every session and remember-me cookie issued with the old
-    // one, this one included: log this one in again with the new stamp (and a new remember-me
-    // cookie if it had one).
+    // one, on every device, this one included; the registry drops their logins as well. Log
+    // this one in again with the new stamp (and a new remember-me cookie if it had one).
+    revoke_other_logins(&req, &*user).await.map_err(server_error)?;
     let remembered = req.cookie(REMEMBER_COOKIE).is_some();
     login_user_with(&req, &updated, LoginOptions::new().remember(remembered)).map_err(server_error)?;
     flash(&req, "Password changed. Sessions on other devices have been logged out.", "success")
@@ -235,20 +193,8 @@ async fn change_password(
 /// The refresh view: an older login confirms the password before a sensitive page.
 #[get("/reauth")]
 #[login_required]
-async fn reauth_form(req: HttpRequest, user: Authenticated<User>, flashes: FlashMessages) -> HttpResponse {
-    let body = format!(
-        r#"<h1>Confirm your password</h1>
-<p>You are logged in as <code>{username}</code>. Please enter your password again to continue.</p>
-<form method="post" action="/reauth">
-  {next}
-  <label for="password">Password</label>
-  <input type="password" id="password" name="password" autocomplete="current-password" required autofocus>
-  <button class="primary" type="submit">Confirm</button>
-</form>"#,
-        username = escape(&user.username),
-        next = next_field(next_url(&req).as_deref()),
-    );
-    page("Confirm your password", Some(&user), &flashes, &body)
+async fn reauth_form(req: HttpRequest, _user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+    render(&req, "reauth.html", context! { next => next_url(&req) }).await
 }
 
 #[derive(Deserialize)]
@@ -256,17 +202,22 @@ struct ReauthForm {
     password: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf_token: String,
 }
 
 #[post("/reauth")]
 #[login_required]
 async fn reauth(
     req: HttpRequest,
+    session: Session,
     user: Authenticated<User>,
+    db: web::Data<Db>,
     form: web::Form<ReauthForm>,
 ) -> actix_web::Result<HttpResponse> {
+    csrf::check(&session, &form.csrf_token)?;
     let next = safe_next(&req, &form.next);
-    if !user.check_password(&form.password) {
+    if db.authenticate(&user.username, &form.password).await.map_err(server_error)?.is_none() {
         flash(&req, "Wrong password.", "error").map_err(server_error)?;
         return Ok(see_other(&login_url("/reauth", next.as_deref(), "next")));
     }
@@ -278,51 +229,40 @@ async fn reauth(
 /// Where the user is logged in (the login registry), with a button to end each login.
 #[get("/devices")]
 #[login_required]
-async fn devices(
-    req: HttpRequest,
-    user: Authenticated<User>,
-    flashes: FlashMessages,
-) -> actix_web::Result<HttpResponse> {
+async fn devices(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
     let this = login_id(&req);
-    let rows: String = logins(&req, &*user)
-        .await
-        .map_err(server_error)?
+    let mut list = logins(&req, &*user).await.map_err(server_error)?;
+    list.sort_by_key(|entry| std::cmp::Reverse(entry.last_seen));
+    let devices: Vec<_> = list
         .iter()
         .map(|entry| {
-            let action = if Some(entry.id) == this {
-                "<em>this browser</em>".to_owned()
-            } else {
-                format!(
-                    r#"<form method="post" action="/devices/{id}/end"><button type="submit">Log out</button></form>"#,
-                    id = entry.id
-                )
-            };
-            format!(
-                "<tr><td>{agent}</td><td>{address}</td><td>{since}</td><td>{remembered}</td><td>{action}</td></tr>\n",
-                agent = escape(entry.user_agent.as_deref().unwrap_or("unknown")),
-                address = escape(entry.address.as_deref().unwrap_or("unknown")),
-                since = utc(entry.created_at),
-                remembered = if entry.remembered { "yes" } else { "no" },
-            )
+            let (browser, os) = describe_agent(entry.user_agent.as_deref());
+            context! {
+                // A string: JavaScript-side and template numbers lose precision past 2^53.
+                id => entry.id.to_string(),
+                browser, os,
+                address => entry.address.as_deref().unwrap_or("unknown address"),
+                created => utc(entry.created_at),
+                last_seen => utc(entry.last_seen),
+                remembered => entry.remembered,
+                current => Some(entry.id) == this,
+            }
         })
         .collect();
-    let body = format!(
-        r#"<h1>Devices</h1>
-<table>
-<tr><th>Browser</th><th>Address</th><th>Logged in</th><th>Remembered</th><th></th></tr>
-{rows}</table>
-<form method="post" action="/devices/others/end"><button type="submit">Log out all other devices</button></form>
-<p class="hint">Logging a device out asks for your password first if you did not enter it in
-   the last 5 minutes.</p>"#
-    );
-    Ok(page("Devices", Some(&user), &flashes, &body))
+    render(&req, "devices.html", context! { devices }).await
 }
 
 // Ending logins is sensitive: it needs a fresh login, as changing the password does (OWASP
 // ASVS V3.3.4: after re-entering the password).
 #[post("/devices/others/end")]
 #[fresh_login_required(max_age = "5m")]
-async fn end_other_devices(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
+async fn end_other_devices(
+    req: HttpRequest,
+    session: Session,
+    user: Authenticated<User>,
+    form: web::Form<Plain>,
+) -> actix_web::Result<HttpResponse> {
+    csrf::check(&session, &form.csrf_token)?;
     let ended = revoke_other_logins(&req, &*user).await.map_err(server_error)?;
     flash(&req, format!("Logged out {ended} other device(s)."), "success").map_err(server_error)?;
     Ok(see_other("/devices"))
@@ -332,23 +272,31 @@ async fn end_other_devices(req: HttpRequest, user: Authenticated<User>) -> actix
 #[fresh_login_required(max_age = "5m")]
 async fn end_device(
     req: HttpRequest,
+    session: Session,
     user: Authenticated<User>,
     id: web::Path<u64>,
+    form: web::Form<Plain>,
 ) -> actix_web::Result<HttpResponse> {
+    csrf::check(&session, &form.csrf_token)?;
     if revoke_login(&req, &*user, id.into_inner()).await.map_err(server_error)? {
         flash(&req, "That device has been logged out.", "success").map_err(server_error)?;
     }
     Ok(see_other("/devices"))
 }
 
-/// JSON for API clients. `Authenticated` refuses anonymous requests like `#[login_required]`:
-/// with `Accept: application/json` the answer is a 401 with a JSON body, not a redirect.
+/// JSON for API clients: a session user, or a `Authorization: Bearer` token (the request
+/// loader). Anonymous: a JSON 401 that names the scheme.
 #[get("/api/me")]
-async fn api_me(req: HttpRequest, user: Authenticated<User>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "fresh": login_fresh(&req).await,
-    }))
+async fn api_me(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
+    match user.authenticated() {
+        Some(user) => HttpResponse::Ok().json(serde_json::json!({
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "fresh": login_fresh(&req).await,
+        })),
+        None => HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="quickstart""#))
+            .json(serde_json::json!({ "error": "unauthorized", "login_url": "/login" })),
+    }
 }

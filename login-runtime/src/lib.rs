@@ -188,6 +188,7 @@ mod registry;
 mod remember;
 mod respond;
 mod state;
+pub mod template;
 pub mod test;
 mod url;
 mod user;
