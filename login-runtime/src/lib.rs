@@ -157,8 +157,11 @@
 //!   and offer [`logins`], [`revoke_login`] and [`revoke_other_logins`] behind
 //!   [`#[fresh_login_required]`](macro@fresh_login_required); bound what it keeps with
 //!   [`max_logins_per_user`](LoginManager::max_logins_per_user).
-//! - Behind a reverse proxy, turn on [`trust_forwarded_for`](LoginManager::trust_forwarded_for)
-//!   only if the proxy sets `X-Forwarded-For` itself.
+//! - Behind reverse proxies, tell the manager how many of them append to `X-Forwarded-For`
+//!   with [`trusted_proxies`](LoginManager::trusted_proxies): the client is the entry that
+//!   many from the right; no other header (nor the client's own entries) is believed. With an
+//!   absolute `login_view`, pin the host put into `next` with
+//!   [`force_host_for_redirects`](LoginManager::force_host_for_redirects).
 //!
 //! # Testing an application
 //!
@@ -181,6 +184,7 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+mod proxy;
 mod reason;
 #[cfg(feature = "redis")]
 mod redis_registry;

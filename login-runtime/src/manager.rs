@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
 use std::future::Future;
@@ -50,7 +50,11 @@ pub(crate) struct Settings {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) remember: Option<RememberMe>,
     pub(crate) protection: SessionProtection,
-    pub(crate) trust_forwarded_for: bool,
+    /// How many reverse proxies append to `forwarded_for_header`.
+    pub(crate) proxy_hops: usize,
+    pub(crate) forwarded_for_header: HeaderName,
+    /// Flask's `FORCE_HOST_FOR_REDIRECTS`.
+    pub(crate) forced_host: Option<String>,
     pub(crate) fresh_max_age: u64,
     pub(crate) idle_timeout: Option<u64>,
     pub(crate) absolute_timeout: Option<u64>,
@@ -163,7 +167,9 @@ impl LoginManager {
             clock: Arc::new(SystemClock),
             remember: None,
             protection: SessionProtection::default(),
-            trust_forwarded_for: false,
+            proxy_hops: 0,
+            forwarded_for_header: HeaderName::from_static("x-forwarded-for"),
+            forced_host: None,
             fresh_max_age: 0,
             idle_timeout: None,
             absolute_timeout: None,
@@ -337,11 +343,44 @@ impl LoginManager {
         self
     }
 
-    /// Identify clients by the address in `Forwarded`/`X-Forwarded-For` (actix's
-    /// `realip_remote_addr`) instead of the connection's peer address. Turn on only behind a
-    /// proxy that sets these headers itself: clients can forge them.
-    pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
-        self.settings_mut().trust_forwarded_for = trust;
+    /// The number of reverse proxies in front of the application that append the address they
+    /// received the request from to `X-Forwarded-For` (default 0: the connection's peer address
+    /// is the client's). The client's address is the entry that many from the right; entries
+    /// further left came from the client and are never believed, and no other header
+    /// (`Forwarded`, `X-Real-IP`) is read. With fewer entries than proxies, the peer address is
+    /// used. The same trust applies to `X-Forwarded-Proto` and `X-Forwarded-Host` when the URL of
+    /// the refused page is put into `next` for an absolute `login_view`.
+    ///
+    /// ```
+    /// # use login_runtime::{AuthUser, LoginManager, user_loader};
+    /// # #[derive(AuthUser)] struct User { #[auth_user(id)] id: u64 }
+    /// # #[user_loader] async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    /// // Behind one nginx with `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+    /// let login = LoginManager::new(load_user).trusted_proxies(1);
+    /// ```
+    pub fn trusted_proxies(mut self, hops: usize) -> Self {
+        self.settings_mut().proxy_hops = hops;
+        self
+    }
+
+    /// The header [`trusted_proxies`](Self::trusted_proxies) append to (default
+    /// `X-Forwarded-For`); name the one your proxy sets, e.g. `X-Real-IP` with one hop.
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name: a start-up mistake.
+    pub fn forwarded_for_header(mut self, name: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .unwrap_or_else(|_| panic!("`forwarded_for_header`: {name:?} is not a valid header name"));
+        self.settings_mut().forwarded_for_header = name;
+        self
+    }
+
+    /// The host (`example.com` or `example.com:8443`) of the URL put into `next` when
+    /// `login_view` or `refresh_view` is absolute (Flask's `FORCE_HOST_FOR_REDIRECTS`), instead
+    /// of the request's `Host` header (or, behind [`trusted_proxies`](Self::trusted_proxies),
+    /// their `X-Forwarded-Host`).
+    pub fn force_host_for_redirects(mut self, host: impl Into<String>) -> Self {
+        self.settings_mut().forced_host = Some(host.into());
         self
     }
 

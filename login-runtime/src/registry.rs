@@ -355,11 +355,8 @@ pub(crate) fn login_info(
     session_hash: Option<u64>,
     remember_until: Option<u64>,
 ) -> LoginInfo {
-    let address = if manager.settings().trust_forwarded_for {
-        req.connection_info().realip_remote_addr().map(str::to_owned)
-    } else {
-        req.peer_addr().map(|a| a.ip().to_string())
-    };
+    // A parsed address: at most 45 characters, whatever the headers said.
+    let address = crate::proxy::client_ip(req, manager.settings()).map(|ip| ip.to_string());
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)

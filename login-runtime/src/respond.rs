@@ -47,9 +47,12 @@ fn client(req: &HttpRequest) -> Client {
 /// redirect (the browser would `GET` a path that may only take a `POST`): the page the form
 /// was on, when the `Referer` names a page of this site (and `Origin`, if sent, is this
 /// site), else none, and the login view's own default applies.
-fn return_to(req: &HttpRequest, view: &str) -> Option<String> {
-    let info = req.connection_info();
-    let origin = format!("{}://{}", info.scheme(), info.host());
+///
+/// The scheme and host are the configured or trusted ones ([`crate::proxy::origin`]), never a
+/// `Forwarded` or `X-Forwarded-Host` header no trusted proxy set.
+fn return_to(req: &HttpRequest, manager: &LoginManager, view: &str) -> Option<String> {
+    let (scheme, host) = crate::proxy::origin(req, manager.settings());
+    let origin = format!("{scheme}://{host}");
     let path = if matches!(*req.method(), Method::GET | Method::HEAD) {
         req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned()
     } else {
@@ -164,7 +167,7 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         tracing::error!(%error, "could not flash the login message");
     }
 
-    let current = return_to(req, view);
+    let current = return_to(req, manager, view);
     let target = match current {
         Some(current) if settings.use_session_for_next => {
             if let Err(error) = req.get_session().insert(crate::login::NEXT_KEY, make_next_param(view, &current)) {

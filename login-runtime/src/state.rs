@@ -290,23 +290,17 @@ pub(crate) fn client_ident(req: &HttpRequest, manager: &LoginManager) -> Option<
     if settings.protection == SessionProtection::Off {
         return None;
     }
-    let forwarded;
     let mut octets = [0u8; 16];
-    let addr: &[u8] = if settings.trust_forwarded_for {
-        forwarded = req.connection_info().realip_remote_addr().unwrap_or_default().to_owned();
-        forwarded.as_bytes()
-    } else {
-        match req.peer_addr().map(|a| a.ip()) {
-            Some(std::net::IpAddr::V4(ip)) => {
-                octets[..4].copy_from_slice(&ip.octets());
-                &octets[..4]
-            }
-            Some(std::net::IpAddr::V6(ip)) => {
-                octets = ip.octets();
-                &octets
-            }
-            None => b"",
+    let addr: &[u8] = match crate::proxy::client_ip(req, settings) {
+        Some(std::net::IpAddr::V4(ip)) => {
+            octets[..4].copy_from_slice(&ip.octets());
+            &octets[..4]
         }
+        Some(std::net::IpAddr::V6(ip)) => {
+            octets = ip.octets();
+            &octets
+        }
+        None => b"",
     };
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).map_or(&b""[..], |v| v.as_bytes());
     Some(match settings.ident_key {

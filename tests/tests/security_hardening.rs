@@ -170,3 +170,85 @@ async fn rotated_keys_accept_old_cookies_and_re_sign_them_with_the_current_key()
     fresh_browser.keep_only(&[REMEMBER]);
     assert!(!fresh_browser.get(&rotated, "/whoami").await.sets(REMEMBER));
 }
+
+// ---- hole 4: forwarded addresses ----
+
+const VICTIM_IP: &str = "192.0.2.10";
+const THIEF_IP: &str = "198.51.100.66";
+const PROXY_IP: &str = "10.0.0.2";
+
+/// Behind one proxy that appends the connecting address to `X-Forwarded-For`, strong
+/// protection: a cookie thief claiming the victim's address, in `X-Forwarded-For` or in a
+/// `Forwarded` header the proxy does not set, is still seen at their own address.
+#[actix_web::test]
+async fn a_thief_cannot_claim_the_victims_forwarded_address() {
+    let env = Env::new();
+    let login = env.manager().trusted_proxies(1).session_protection(login_runtime::SessionProtection::Strong);
+    let app = start(&login, &env.db).await;
+    let victim = Client::new();
+    victim.set_ip(PROXY_IP);
+    victim.set_header("x-forwarded-for", VICTIM_IP);
+    victim.login(&app, ADA).await;
+    assert_eq!(victim.whoami(&app).await, "user:ada");
+
+    for (header, claim) in
+        [("x-forwarded-for", format!("{VICTIM_IP}, {THIEF_IP}")), ("forwarded", format!("for={VICTIM_IP}"))]
+    {
+        let thief = victim.fork();
+        thief.keep_only(&[SESSION]);
+        thief.remove_header("x-forwarded-for");
+        thief.set_header("x-forwarded-for", THIEF_IP);
+        thief.set_header(header, &claim);
+        assert_eq!(thief.whoami(&app).await, "anonymous", "{header}: {claim}");
+    }
+}
+
+#[actix_web::test]
+async fn the_registry_stores_the_trusted_address_bounded() {
+    use login_runtime::{LoginRegistry, MemoryLoginRegistry};
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let app = start(&env.manager().trusted_proxies(1).login_registry(registry.clone()), &env.db).await;
+    let c = Client::new();
+    c.set_ip(PROXY_IP);
+    // The client's own entries (64 KB of them) come first; the proxy appended the last.
+    c.set_header("x-forwarded-for", &format!("{}, {THIEF_IP}", "x".repeat(64 * 1024)));
+    c.login(&app, ADA).await;
+    let logins = LoginRegistry::list(&registry, ADA).await.unwrap();
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].address.as_deref(), Some(THIEF_IP));
+
+    // Without trusted proxies, the peer address: the headers are not read at all.
+    let registry = MemoryLoginRegistry::new();
+    let app = start(&env.manager().login_registry(registry.clone()), &env.db).await;
+    c.login(&app, BOB).await;
+    assert_eq!(LoginRegistry::list(&registry, BOB).await.unwrap()[0].address.as_deref(), Some(PROXY_IP));
+}
+
+/// With an absolute login view, the URL put into `next` names this site: a client's
+/// `X-Forwarded-Host` or `Forwarded` header counts only behind trusted proxies, and a
+/// configured host wins over everything.
+#[actix_web::test]
+async fn the_host_in_next_comes_from_the_request_only_under_trust() {
+    let env = Env::new();
+    let next_of = |reply: &support::Reply| {
+        let location = reply.location().expect("a redirect").to_owned();
+        let next = location.split_once("next=").expect("a next").1.to_owned();
+        next.replace("%3A", ":").replace("%2F", "/")
+    };
+    let view = "https://login.example.org/login";
+    let spoofing = Client::new();
+    spoofing.set_header("host", "app.example.com");
+    spoofing.set_header("x-forwarded-host", "evil.example");
+    spoofing.set_header("x-forwarded-proto", "https");
+    spoofing.set_header("forwarded", "host=evil.example;proto=https");
+
+    let app = start(&env.manager().login_view(view), &env.db).await;
+    assert_eq!(next_of(&spoofing.get(&app, "/secret").await), "http://app.example.com/secret");
+
+    let app = start(&env.manager().login_view(view).trusted_proxies(1), &env.db).await;
+    assert_eq!(next_of(&spoofing.get(&app, "/secret").await), "https://evil.example/secret");
+
+    let app = start(&env.manager().login_view(view).force_host_for_redirects("app.example.com"), &env.db).await;
+    assert_eq!(next_of(&spoofing.get(&app, "/secret").await), "http://app.example.com/secret");
+}

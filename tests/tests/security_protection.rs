@@ -2,7 +2,7 @@
 //! not fresh; strong drops the login and the remember cookie but keeps other session data; a
 //! session restored from the remember cookie stores the client identifier (Flask-Login #248,
 //! #685); a session without a login never triggers (Flask-Login #569); off does nothing;
-//! `trust_forwarded_for` identifies clients by `X-Forwarded-For`.
+//! `trusted_proxies` identifies clients by their proxy's `X-Forwarded-For` entry.
 
 mod support;
 
@@ -296,9 +296,9 @@ async fn forwarded_for_is_ignored_unless_trusted() {
 }
 
 #[actix_web::test]
-async fn trust_forwarded_for_uses_x_forwarded_for() {
+async fn trusted_proxies_use_x_forwarded_for() {
     let env = Env::new();
-    let login = env.manager().trust_forwarded_for(true);
+    let login = env.manager().trusted_proxies(1);
     let app = start(&login, &env.db).await;
     let c = Client::new();
     c.set_header("x-forwarded-for", "192.0.2.1");
@@ -314,9 +314,9 @@ async fn trust_forwarded_for_uses_x_forwarded_for() {
 }
 
 #[actix_web::test]
-async fn trust_forwarded_for_with_strong_protection_logs_out_a_moved_session() {
+async fn trusted_proxies_with_strong_protection_log_out_a_moved_session() {
     let env = Env::new();
-    let login = env.manager().trust_forwarded_for(true).session_protection(SessionProtection::Strong);
+    let login = env.manager().trusted_proxies(1).session_protection(SessionProtection::Strong);
     let app = start(&login, &env.db).await;
     let c = Client::new();
     c.set_header("x-forwarded-for", "192.0.2.1");
@@ -467,16 +467,17 @@ async fn strong_a_forged_user_agent_from_another_address_is_still_another_client
 }
 
 #[actix_web::test]
-async fn trust_forwarded_for_reads_the_forwarded_header_too() {
+async fn trusted_proxies_never_read_the_forwarded_header() {
     let env = Env::new();
-    let login = env.manager().trust_forwarded_for(true);
+    let login = env.manager().trusted_proxies(1);
     let app = start(&login, &env.db).await;
     let c = Client::new();
+    c.set_header("x-forwarded-for", "192.0.2.1");
     c.set_header("forwarded", "for=192.0.2.1");
     c.login(&app, ADA).await;
-    c.set_ip(AWAY_IP);
-    assert_eq!(c.state(&app).await, "user:ada fresh:true");
     c.set_header("forwarded", "for=192.0.2.2");
+    assert_eq!(c.state(&app).await, "user:ada fresh:true");
+    c.set_header("x-forwarded-for", "192.0.2.2");
     assert_eq!(c.state(&app).await, "user:ada fresh:false");
 }
 
