@@ -92,6 +92,7 @@ pub(crate) fn parse_options(
     mut handle: impl FnMut(&str, &ParseNestedMeta, &mut Errors) -> syn::Result<()>,
 ) -> syn::Result<()> {
     let mut seen: Vec<String> = Vec::new();
+    let args = drop_bare_literals(args, context, valid, errors);
     let parser = syn::meta::parser(|meta| {
         let key = meta.path.get_ident().map(ToString::to_string);
         match key {
@@ -114,6 +115,56 @@ pub(crate) fn parse_options(
     parser.parse2(args)
 }
 
+/// Reports and removes the arguments that start with a literal (`#[login_required("/login")]`),
+/// which `syn::meta` would reject as "expected ident" without saying what the macro takes.
+fn drop_bare_literals(args: TokenStream, context: &str, valid: &[&str], errors: &mut Errors) -> TokenStream {
+    let mut kept = TokenStream::new();
+    let mut segment: Vec<TokenTree> = Vec::new();
+    let mut flush = |segment: &mut Vec<TokenTree>, comma: Option<TokenTree>, kept: &mut TokenStream| {
+        match segment.first() {
+            Some(TokenTree::Literal(literal)) => {
+                let mut message = format!(
+                    "{context} takes options written `key = value`, not a bare value; expected {}",
+                    one_of(valid)
+                );
+                let text = literal.to_string();
+                if text.starts_with("\"/") || text.starts_with("\"http") {
+                    let view = if context.contains("fresh") { "refresh_view" } else { "login_view" };
+                    message.push_str(&format!(
+                        " (the page to send users to is set once, on the manager: `LoginManager::new(..).{view}({text})`)"
+                    ));
+                } else if valid.contains(&"max_age") {
+                    message.push_str(&format!(": write `max_age = {text}`"));
+                }
+                errors.at(literal.span(), message);
+            }
+            _ => {
+                kept.extend(segment.drain(..));
+                kept.extend(comma);
+            }
+        }
+        segment.clear();
+    };
+    for tree in args {
+        match &tree {
+            TokenTree::Punct(punct) if punct.as_char() == ',' => flush(&mut segment, Some(tree), &mut kept),
+            _ => segment.push(tree),
+        }
+    }
+    flush(&mut segment, None, &mut kept);
+    kept
+}
+
+/// The value of `key = value`, or an error spanned on the key that says what it takes
+/// (`#[fresh_login_required(max_age)]`), rather than syn's "expected `=`" over the attribute.
+pub(crate) fn value<'a>(meta: &'a ParseNestedMeta, example: &str) -> syn::Result<ParseStream<'a>> {
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        let key = meta.path.to_token_stream().to_string();
+        return Err(syn::Error::new_spanned(&meta.path, format!("`{key}` takes a value: write `{example}`")));
+    }
+    meta.value()
+}
+
 /// Skips the value of an option we already reported: everything up to the next `,`.
 fn skip_value(input: ParseStream) -> syn::Result<()> {
     while !input.is_empty() && !input.peek(Token![,]) {
@@ -131,9 +182,14 @@ pub(crate) fn flag(key: &str, context: &str, meta: &ParseNestedMeta, errors: &mu
     Ok(())
 }
 
-/// Parses `= "path"`, the value of the `crate` option.
+/// Parses `= "path"` or `= path`, the value of the `crate` option (rustc suggests the unquoted
+/// form when the quoted path does not resolve, so both are accepted).
 pub(crate) fn crate_path(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Path>> {
-    let lit: LitStr = meta.value()?.parse()?;
+    let input = value(meta, "crate = \"login_runtime\"")?;
+    if !input.peek(LitStr) {
+        return input.call(Path::parse_mod_style).map(Some);
+    }
+    let lit: LitStr = input.parse()?;
     match lit.parse::<Path>() {
         Ok(path) => Ok(Some(path)),
         Err(_) => {

@@ -197,7 +197,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
 
 /// `impl<..> AuthUser for Name<..> where ..`, with the bounds the impl needs: `AuthUser` is
 /// `'static`, and a field type that mentions a type parameter must pass its check.
-fn impl_header(input: &DeriveInput, krate: &TokenStream, field_bounds: &[(&Type, TokenStream)]) -> TokenStream {
+fn impl_header(input: &DeriveInput, trait_path: &TokenStream, field_bounds: &[(&Type, TokenStream)]) -> TokenStream {
     let mut generics: Generics = input.generics.clone();
     let params: Vec<Ident> = generics.type_params().map(|param| param.ident.clone()).collect();
     let lifetimes: Vec<syn::Lifetime> = generics.lifetimes().map(|param| param.lifetime.clone()).collect();
@@ -220,7 +220,7 @@ fn impl_header(input: &DeriveInput, krate: &TokenStream, field_bounds: &[(&Type,
     quote! {
         #[automatically_derived]
         #[allow(unused_qualifications)]
-        impl #impl_generics #krate::__private::AuthUser for #ident #ty_generics #where_clause
+        impl #impl_generics #trait_path for #ident #ty_generics #where_clause
     }
 }
 
@@ -272,12 +272,17 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
         }
     });
 
-    let header = impl_header(input, krate, &bounds);
+    let header = impl_header(input, &quote!(#private::AuthUser), &bounds);
+    // The id's type, so that a `#[user_loader]` for this user can be checked against it.
+    let id_type_header = impl_header(input, &quote!(#private::UserIdType), &[]);
     quote! {
         #header {
             #get_id
             #is_active
             #session_hash
+        }
+        #id_type_header {
+            type Id = #id_ty;
         }
     }
 }
@@ -290,7 +295,7 @@ fn at_type(ident: &Ident, ty: &Type) -> Ident {
 }
 
 fn fallback(input: &DeriveInput, krate: &TokenStream) -> TokenStream {
-    let header = impl_header(input, krate, &[]);
+    let header = impl_header(input, &quote!(#krate::__private::AuthUser), &[]);
     quote! {
         #header {
             fn get_id(&self) -> ::core::option::Option<::std::string::String> {

@@ -94,7 +94,7 @@ fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Option
     let result = attr::parse_options(args, &context, guard.options(), errors, |key, meta, errors| {
         match key {
             "crate" => options.krate = attr::crate_path(meta, errors)?,
-            "max_age" => options.max_age = max_age(meta.value()?, errors)?,
+            "max_age" => options.max_age = max_age(attr::value(meta, "max_age = 300` or `max_age = \"15m\"")?, errors)?,
             _ => unreachable!("`{key}` is not in `Guard::options`"),
         }
         Ok(())
@@ -121,6 +121,31 @@ fn parse_handler(guard: Guard, input: TokenStream) -> syn::Result<ItemFn> {
 /// (a missing `async`, a second guard), so that the expansion adds no error of its own.
 fn validate(guard: Guard, item: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
     let name = guard.name();
+    // `main`, above or below `#[actix_web::main]` (which turns it into a plain `fn main`).
+    if item.sig.ident == "main" || item.attrs.iter().any(is_runtime_entry) {
+        errors.fatal(
+            &item.sig.ident,
+            format!(
+                "`#[{name}]` guards an actix handler, not the program's entry point: move it to a handler, as in `#[{name}] async fn index() -> impl Responder`"
+            ),
+        );
+        return Vec::new();
+    }
+    // Repaired (removed) after the error, so the handler still registers without a second one.
+    let qualifiers = [
+        item.sig.constness.take().map(|token| (token.into_token_stream(), "`const`")),
+        match std::mem::replace(&mut item.sig.safety, syn::Safety::Default) {
+            syn::Safety::Unsafe(token) => Some((token.into_token_stream(), "`unsafe`")),
+            _ => None,
+        },
+        item.sig.abi.take().map(|abi| (abi.into_token_stream(), "an `extern` ABI")),
+    ];
+    for (tokens, what) in qualifiers.into_iter().flatten() {
+        errors.spanned(
+            tokens,
+            format!("an actix handler cannot be {what}: remove it (`#[{name}]` guards a plain `async fn`)"),
+        );
+    }
     if item.sig.asyncness.is_none() {
         errors.spanned(
             item.sig.fn_token,
@@ -169,6 +194,11 @@ fn validate(guard: Guard, item: &mut ItemFn, errors: &mut Errors) -> Vec<Param> 
     params
 }
 
+/// `#[actix_web::main]`, `#[tokio::main]`, `#[test]`, `#[actix_web::test]`...
+fn is_runtime_entry(attr: &Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|last| last.ident == "main" || last.ident == "test")
+}
+
 /// `Some("login_required")` if the attribute is one of our guards, whatever its path prefix.
 fn guard_attribute(attr: &Attribute) -> Option<&'static str> {
     let last = attr.path().segments.last()?;
@@ -190,7 +220,7 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param])
     };
     // A parameter that is not an extractor is reported at its type, with a message that says
     // so, before actix's own "`Handler` is not implemented" at the route registration.
-    let assertions = tys.iter().map(|ty| require_extractor(&krate, ty));
+    let assertions = tys.iter().map(|ty| require_extractor(&krate, ty, "require_extractor"));
     item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
     let prologue: syn::Block = syn::parse_quote!({
         #(#assertions)*
@@ -199,13 +229,14 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param])
     item.block.stmts.splice(0..0, prologue.stmts);
 }
 
-/// `require_extractor::<T>();`, spanned on `T` (nothing for `impl Trait`, which cannot be
-/// named there).
-pub(crate) fn require_extractor(krate: &TokenStream, ty: &Type) -> TokenStream {
+/// `require_extractor::<T>();` (or another check of that form), spanned on `T` (nothing for
+/// `impl Trait`, which cannot be named there).
+pub(crate) fn require_extractor(krate: &TokenStream, ty: &Type, check: &str) -> TokenStream {
     if mentions_impl_trait(ty) {
         return TokenStream::new();
     }
-    quote_spanned!(ty.span()=> #krate::__private::require_extractor::<#ty>();)
+    let check = syn::Ident::new(check, ty.span());
+    quote_spanned!(ty.span()=> #krate::__private::#check::<#ty>();)
 }
 
 /// `impl Trait` in argument position cannot be named in a turbofish.
@@ -525,6 +556,114 @@ mod tests {
         )
         .to_string();
         assert!(out.starts_with("async fn h (self) { }"), "{out}");
+    }
+
+    #[test]
+    fn not_a_handler() {
+        for input in [
+            quote!(
+                #[actix_web::main]
+                async fn main() {}
+            ),
+            quote!(
+                fn main() {
+                    run()
+                }
+            ),
+            quote!(
+                #[tokio::test]
+                async fn it_works() {}
+            ),
+        ] {
+            let errs = errors(Guard::Login, quote!(), input.clone());
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].starts_with("`#[login_required]` guards an actix handler, not the program's entry point"));
+            // The item is left as written, for the runtime's own attribute to expand.
+            assert!(expand(Guard::Login, quote!(), input.clone()).to_string().starts_with(&input.to_string()));
+        }
+    }
+
+    #[test]
+    fn qualifiers_are_reported_and_removed() {
+        let out = expand(
+            Guard::FreshLogin,
+            quote!(),
+            quote!(
+                const async unsafe extern "C" fn h() {}
+            ),
+        )
+        .to_string();
+        assert!(out.starts_with("async fn h (__login_guard"), "{out}");
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(),
+            quote!(
+                const async unsafe extern "C" fn h() {}
+            ),
+        );
+        assert_eq!(
+            errs,
+            [
+                "an actix handler cannot be `const`: remove it (`#[fresh_login_required]` guards a plain `async fn`)",
+                "an actix handler cannot be `unsafe`: remove it (`#[fresh_login_required]` guards a plain `async fn`)",
+                "an actix handler cannot be an `extern` ABI: remove it (`#[fresh_login_required]` guards a plain `async fn`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn option_shapes() {
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(max_age),
+            quote!(
+                async fn h() {}
+            ),
+        );
+        assert_eq!(errs, ["`max_age` takes a value: write `max_age = 300` or `max_age = \"15m\"`"]);
+        let errs = errors(
+            Guard::Login,
+            quote!(crate),
+            quote!(
+                async fn h() {}
+            ),
+        );
+        assert_eq!(errs, ["`crate` takes a value: write `crate = \"login_runtime\"`"]);
+        let errs = errors(
+            Guard::Login,
+            quote!("/login", crate = "lr"),
+            quote!(
+                async fn h() {}
+            ),
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with("`#[login_required]` takes options written `key = value`, not a bare value"),
+            "{errs:?}"
+        );
+        let errs = errors(
+            Guard::FreshLogin,
+            quote!(300),
+            quote!(
+                async fn h() {}
+            ),
+        );
+        assert_eq!(
+            errs,
+            [
+                "`#[fresh_login_required]` takes options written `key = value`, not a bare value; expected `max_age` or `crate`: write `max_age = 300`"
+            ]
+        );
+        for krate in [quote!(crate = lr), quote!(crate = ::lr), quote!(crate = "lr")] {
+            let out = expands(
+                Guard::Login,
+                krate,
+                quote!(
+                    async fn h() {}
+                ),
+            );
+            assert!(out.contains("lr :: __private :: LoginRequired"), "{out}");
+        }
     }
 
     #[test]

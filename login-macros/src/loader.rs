@@ -101,10 +101,14 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     let name = loader.name();
     let sig = &item.sig;
     if sig.asyncness.is_none() {
-        errors.spanned(
-            sig.fn_token,
-            format!("`#[{name}]` must be placed on an `async fn`: write `async fn {}`", sig.ident),
-        );
+        let message = format!("`#[{name}]` must be placed on an `async fn`: write `async fn {}`", sig.ident);
+        if matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_))) {
+            // `fn f() -> impl Future<..>`: nothing sensible to expand.
+            errors
+                .fatal(sig.fn_token, format!("{message} returning the user, and move the body of the future into it"));
+        } else {
+            errors.spanned(sig.fn_token, message);
+        }
     }
     if let Some(constness) = sig.constness {
         errors.spanned(constness, format!("a `#[{name}]` cannot be `const`"));
@@ -115,10 +119,15 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     if let Some(abi) = &sig.abi {
         errors.spanned(abi, format!("a `#[{name}]` cannot have an `extern` ABI"));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if !sig.generics.params.is_empty() {
         errors.fatal(
             &sig.generics,
             format!("a `#[{name}]` cannot be generic: the login manager calls it with concrete types"),
+        );
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        errors.fatal(
+            where_clause,
+            format!("a `#[{name}]` cannot have a `where` clause: its types are concrete, remove it"),
         );
     }
     if let Some(variadic) = &sig.variadic {
@@ -139,6 +148,26 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
                 params.push(Param { pat: typed.pat.clone(), ty: typed.ty.clone() });
             }
         }
+    }
+    for (index, param) in params.iter().enumerate() {
+        if let Type::Reference(reference) = &*param.ty {
+            let message = if index == 0 && loader == Loader::User {
+                "the user id is parsed from the session into a value the loader owns: take it by value, as in `id: String` or `id: u64`, not a reference"
+            } else {
+                "a loader's extractors are taken by value: remove the `&`, as in `db: web::Data<Db>`"
+            };
+            errors.fatal(reference.and_token, message);
+        }
+    }
+    if loader == Loader::Request
+        && let Some(first) = params.first()
+        && looks_like_an_id(&first.ty)
+    {
+        errors.fatal(
+            &first.ty,
+            "a `#[request_loader]` takes no id, only actix extractors (`HttpRequest`, `web::Header<T>`, `web::Data<T>`): \
+             to load a user from the id stored in the session, use `#[user_loader]`",
+        );
     }
     let mut params = params.into_iter();
     let id = match loader {
@@ -179,6 +208,21 @@ fn validate(loader: Loader, item: ItemFn, krate: Option<Path>, errors: &mut Erro
     Some(Model { krate, id, extractors, output: output?, item })
 }
 
+/// An id type, never a loader's extractor: a number, `bool`, `char`, `Uuid`, or `String` (an
+/// extractor of the body, which a loader never gets).
+fn looks_like_an_id(ty: &Type) -> bool {
+    const ID_TYPES: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "bool", "char", "Uuid",
+        "String",
+    ];
+    match ty {
+        Type::Path(path) if path.qself.is_none() => {
+            path.path.segments.last().is_some_and(|last| ID_TYPES.iter().any(|id| last.ident == id))
+        }
+        _ => false,
+    }
+}
+
 /// Whether an attribute of the function belongs on the generated struct rather than on the
 /// nested function that runs the body.
 fn describes_the_loader(attr: &Attribute) -> bool {
@@ -208,9 +252,10 @@ fn generate(model: Model) -> TokenStream {
     let ext_pats = extractors.iter().map(|param| &param.pat);
 
     // Checks at the user's types, with messages that say what is wrong (`LoadOutput`, the
-    // bound of `Output`, has its own). The tuple is spanned on the parameter list, where
-    // rustc reports the `Args: FromRequest` bound.
-    let extractor_checks = ext_tys.iter().map(|ty| crate::guard::require_extractor(&krate, ty));
+    // bound of `Output`, has its own): each extractor is checked where it is written, and the
+    // tuple is spanned on the parameter list, where rustc reports the `Args: FromRequest` bound.
+    let check = if id.is_some() { "require_extractor" } else { "require_request_extractor" };
+    let extractor_checks = ext_tys.iter().map(|ty| crate::guard::require_extractor(&krate, ty, check));
     let args_ty = quote_spanned!(sig.paren_token.span.join()=> (#(#ext_tys,)*));
     let output_ty = quote_spanned!(output.span()=> #output);
 
@@ -221,7 +266,7 @@ fn generate(model: Model) -> TokenStream {
             quote!(#id_var: <Self as #krate::__private::UserLoader>::Id,),
             quote!(#pat: #ty,),
             quote!(#id_var,),
-            quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>();),
+            id_checks(&krate, ty),
         ),
         None => (quote!(RequestLoader), quote!(), quote!(), quote!(), quote!(), quote!()),
     };
@@ -251,6 +296,28 @@ fn generate(model: Model) -> TokenStream {
                 let (#(#arg_vars,)*) = #args_var;
                 #ident(#id_arg #(#arg_vars),*)
             }
+        }
+    }
+}
+
+/// Checks of the id parameter, spanned on its type: it parses from a string, and it is the
+/// type of the user's id field when the user derives `AuthUser` (a `String` takes any id).
+fn id_checks(krate: &TokenStream, ty: &Type) -> TokenStream {
+    let parses = quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>(););
+    let is_string = matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "String"));
+    if is_string {
+        return parses;
+    }
+    let private = quote!(#krate::__private);
+    let same = quote_spanned! {ty.span()=>
+        (&#private::IdCheck::<Self, #ty>::NEW).expected_id().loader_id::<#ty>();
+    };
+    quote! {
+        #parses
+        {
+            #[allow(unused_imports)]
+            use #private::{AnyId as _, DerivedId as _};
+            #same
         }
     }
 }
@@ -372,6 +439,92 @@ mod tests {
             errs[0].starts_with("a `#[request_loader]` must return the user it found: add `-> Option<User>`"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn id_checks() {
+        let out = try_expand(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(id: u64) -> Option<U> {
+                    None
+                }
+            ),
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            out.contains("(& :: login_runtime :: __private :: IdCheck :: < Self , u64 > :: NEW) . expected_id () . loader_id :: < u64 > () ;"),
+            "{out}"
+        );
+        // A `String` takes any id.
+        let out = try_expand(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(id: String) -> Option<U> {
+                    None
+                }
+            ),
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.contains("require_user_id :: < String > () ;"), "{out}");
+        assert!(!out.contains("IdCheck"), "{out}");
+    }
+
+    #[test]
+    fn shapes_that_are_not_loaders() {
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(id: &str) -> Option<U> {
+                    None
+                }
+            ),
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("the user id is parsed from the session into a value the loader owns"), "{errs:?}");
+        let errs = errors(
+            Loader::Request,
+            quote!(),
+            quote!(
+                async fn load(db: &web::Data<Db>) -> Option<U> {
+                    None
+                }
+            ),
+        );
+        assert_eq!(errs, ["a loader's extractors are taken by value: remove the `&`, as in `db: web::Data<Db>`"]);
+        let errs = errors(
+            Loader::User,
+            quote!(),
+            quote!(
+                async fn load(id: u64) -> Option<U>
+                where
+                    u64: Copy,
+                {
+                    None
+                }
+            ),
+        );
+        assert_eq!(errs, ["a `#[user_loader]` cannot have a `where` clause: its types are concrete, remove it"]);
+        for id in [quote!(u64), quote!(uuid::Uuid), quote!(String)] {
+            let errs = errors(Loader::Request, quote!(), quote!(async fn load(id: #id) -> Option<U> { None }));
+            assert_eq!(errs.len(), 1);
+            assert!(errs[0].starts_with("a `#[request_loader]` takes no id"), "{errs:?}");
+        }
+        let input = quote!(
+            fn load(id: u64) -> impl Future<Output = Option<U>> {
+                async move { None }
+            }
+        );
+        let errs = errors(Loader::User, quote!(), input.clone());
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].ends_with("returning the user, and move the body of the future into it"), "{errs:?}");
+        let out = expand(Loader::User, quote!(), input).to_string();
+        assert!(!out.contains("struct load"), "nothing expanded after a fatal error: {out}");
     }
 
     #[test]

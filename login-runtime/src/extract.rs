@@ -35,7 +35,7 @@ use crate::user::{AnonymousUser, AuthUser, SharedUser, downcast};
 ///     }
 /// }
 /// ```
-pub enum CurrentUser<U: AuthUser, A: AuthUser = AnonymousUser> {
+pub enum CurrentUser<U, A = AnonymousUser> {
     /// A user loaded by the user loader or the request loader. Check
     /// [`is_authenticated`](CurrentUser::is_authenticated): a deactivated user is loaded but
     /// not authenticated.
@@ -177,7 +177,7 @@ impl<U: AuthUser, A: AuthUser> FromRequest for CurrentUser<U, A> {
 ///     format!("settings of {}", user.name)
 /// }
 /// ```
-pub struct Authenticated<U: AuthUser>(Rc<U>);
+pub struct Authenticated<U>(Rc<U>);
 
 impl<U: AuthUser> Authenticated<U> {
     /// The user, shared.

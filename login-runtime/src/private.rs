@@ -5,6 +5,7 @@
 //! carries a `#[diagnostic::on_unimplemented]` message that says what to write instead.
 
 use std::fmt::Display;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 pub use crate::guard::{FreshLoginRequired, LoginRequired};
@@ -134,6 +135,10 @@ pub trait UserId {}
 
 impl<T: FromStr> UserId for T {}
 
+/// Checks, at the user's type, that a loader's id parses from a string.
+#[inline]
+pub const fn require_user_id<T: UserId>() {}
+
 /// An extractor parameter of a loader or a guarded handler.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an actix extractor",
@@ -144,10 +149,90 @@ pub trait Extractor {}
 
 impl<T: FromRequest> Extractor for T {}
 
-/// Checks, at the user's type, that a loader's id parses from a string.
-#[inline]
-pub const fn require_user_id<T: UserId>() {}
+/// A parameter of a `#[request_loader]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actix extractor: a `#[request_loader]` takes extractors only",
+    label = "this parameter's type does not implement `FromRequest`",
+    note = "a request loader reads the request through extractors such as `HttpRequest`, `web::Header<T>` or `web::Data<T>`; to load a user from the id stored in the session, use `#[user_loader]`, whose first parameter is the id"
+)]
+pub trait RequestExtractor {}
+
+impl<T: FromRequest> RequestExtractor for T {}
 
 /// Checks, at the user's type, that a parameter is an actix extractor.
 #[inline]
 pub const fn require_extractor<T: Extractor>() {}
+
+/// Checks, at the user's type, that a parameter of a request loader is an actix extractor.
+#[inline]
+pub const fn require_request_extractor<T: RequestExtractor>() {}
+
+// ---- the loader's id against the user's id ----
+
+/// The type of the id field of a `#[derive(AuthUser)]` user.
+pub trait UserIdType {
+    /// The id field's type.
+    type Id;
+}
+
+/// What user loader `L` with id `I` is checked against: the id field's type when its user
+/// derives `AuthUser` ([`DerivedId`]), `I` itself otherwise ([`AnyId`]). The impl on `IdCheck`
+/// is preferred by method resolution (`(&IdCheck::NEW).expected_id()`); the one on `&IdCheck`
+/// is the fallback, for a hand-written `AuthUser`, and for a loader with another mistake
+/// (reported on its own).
+pub struct IdCheck<L, I>(PhantomData<fn() -> (L, I)>);
+
+impl<L, I> IdCheck<L, I> {
+    /// The check.
+    pub const NEW: Self = Self(PhantomData);
+}
+
+/// The id a derived user stores.
+pub trait DerivedId {
+    /// The id field's type.
+    type Id;
+    /// Names it.
+    fn expected_id(&self) -> ExpectedId<Self::Id> {
+        ExpectedId(PhantomData)
+    }
+}
+
+impl<L: UserLoader, I: FromStr> DerivedId for IdCheck<L, I>
+where
+    <L::Output as LoadOutput>::User: UserIdType,
+{
+    type Id = <<L::Output as LoadOutput>::User as UserIdType>::Id;
+}
+
+/// Any id, for a user whose `AuthUser` is written by hand.
+pub trait AnyId {
+    /// The loader's id type.
+    type Id;
+    /// Names it.
+    fn expected_id(&self) -> ExpectedId<Self::Id> {
+        ExpectedId(PhantomData)
+    }
+}
+
+impl<L, I> AnyId for &IdCheck<L, I> {
+    type Id = I;
+}
+
+/// The loader's id type `Self` is the user's id type `UserId`.
+#[diagnostic::on_unimplemented(
+    message = "this user loader parses the id as `{Self}`, but the user's id field is a `{UserId}`",
+    label = "expected `{UserId}`, the type of the user's id field",
+    note = "the session stores the id field's `to_string()`, and the loader parses it back: a `{Self}` would fail to parse at run time and log every user out; take `id: {UserId}` (a loader that takes `id: String` accepts any id)"
+)]
+pub trait SameId<UserId> {}
+
+impl<T> SameId<T> for T {}
+
+/// The id type a `#[user_loader]` must take.
+pub struct ExpectedId<U>(PhantomData<U>);
+
+impl<U> ExpectedId<U> {
+    /// Checks, at the loader's id parameter, that it is `U`.
+    #[inline]
+    pub const fn loader_id<I: SameId<U>>(self) {}
+}

@@ -57,9 +57,25 @@ async fn load_nobody() -> Option<User> {
     None
 }
 
+// A hand-written `AuthUser` says nothing of its id's type: the loader's id is not checked
+// against it (a derived user's is, see ui/fail/user-loader-id-type-mismatch.rs).
+struct Member(i64);
+
+impl AuthUser for Member {
+    fn get_id(&self) -> Option<String> {
+        Some(self.0.to_string())
+    }
+}
+
+#[user_loader]
+async fn load_member(id: i64) -> Option<Member> {
+    Some(Member(id))
+}
+
 fn main() {
     let _ = LoginManager::new(load_user).request_loader(load_from_api_key);
     let _ = LoginManager::new(load_by_name).request_loader(load_nobody);
+    let _ = LoginManager::new(load_member);
     // The loader is a `Copy` value with the function's name.
     let copy = load_user;
     let _ = (copy, load_user, format!("{copy:?}"));

@@ -31,9 +31,22 @@ async fn fresh() -> &'static str {
     "ok"
 }
 
+// rustc suggests the unquoted form when a quoted path does not resolve: both are accepted.
+#[login_required(crate = lr)]
+async fn unquoted() -> &'static str {
+    "ok"
+}
+
+#[fresh_login_required(max_age = 60, crate = ::lr)]
+async fn unquoted_fresh() -> &'static str {
+    "ok"
+}
+
 fn main() {
     let _ = lr::LoginManager::new(load_user).request_loader(by_request);
     let _app = actix_web::App::new()
         .route("/", actix_web::web::get().to(guarded))
-        .route("/fresh", actix_web::web::get().to(fresh));
+        .route("/fresh", actix_web::web::get().to(fresh))
+        .route("/unquoted", actix_web::web::get().to(unquoted))
+        .route("/unquoted-fresh", actix_web::web::get().to(unquoted_fresh));
 }

@@ -1,0 +1,5 @@
+use login_runtime::login_required;
+
+#[login_required]
+#[actix_web::main]
+async fn main() {}
