@@ -172,6 +172,7 @@ async fn main() -> std::io::Result<()> {
     let login = login_manager(&remember_key, &db);
     let db = web::Data::new(db);
 
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let (server, sessions) = match std::env::var("REDIS_URL") {
         #[cfg(feature = "redis")]
         Ok(url) => {
@@ -189,7 +190,7 @@ async fn main() -> std::io::Result<()> {
                     Ok(Err(error)) => fail(&format_args!("{error:#}")),
                     Err(_) => fail(&format_args!("no answer within {} s", wait.as_secs())),
                 };
-            (serve(move || store.clone(), session_key, login, db, port)?, "in Redis (REDIS_URL)")
+            (serve(move || store.clone(), session_key, login, db, listener)?, "in Redis (REDIS_URL)")
         }
         #[cfg(not(feature = "redis"))]
         Ok(_) => {
@@ -197,9 +198,9 @@ async fn main() -> std::io::Result<()> {
                 "REDIS_URL is set, but this build has no Redis store: keeping the sessions in \
                  cookies (build with `--features login-examples/redis`)"
             );
-            (serve(CookieSessionStore::default, session_key, login, db, port)?, "in cookies")
+            (serve(CookieSessionStore::default, session_key, login, db, listener)?, "in cookies")
         }
-        Err(_) => (serve(CookieSessionStore::default, session_key, login, db, port)?, "in cookies"),
+        Err(_) => (serve(CookieSessionStore::default, session_key, login, db, listener)?, "in cookies"),
     };
     println!(
         "quickstart: listening on http://127.0.0.1:{port}/, sessions {sessions}  (log in as {} / {}; Ctrl-C stops)",
@@ -208,14 +209,14 @@ async fn main() -> std::io::Result<()> {
     server.await
 }
 
-/// The site on `127.0.0.1:port`, with the sessions in the store `store()` makes (one per
+/// The site on `listener`, with the sessions in the store `store()` makes (one per
 /// worker; clones of one Redis store share its connection).
 fn serve<S: SessionStore + 'static>(
     store: impl Fn() -> S + Clone + Send + 'static,
     session_key: Key,
     login: LoginManager,
     db: web::Data<Db>,
-    port: u16,
+    listener: std::net::TcpListener,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
@@ -229,9 +230,11 @@ fn serve<S: SessionStore + 'static>(
             .configure(views::routes)
             .default_service(web::to(pages::not_found))
     })
-    .bind(("127.0.0.1", port))?;
+    .listen(listener)?;
     Ok(server.run())
 }
 
+#[cfg(test)]
+mod browser;
 #[cfg(test)]
 mod tests;
