@@ -88,9 +88,29 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
     }
 
+    async fn script(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+    }
+
     async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+    }
+
+    /// Clicks a button that submits a form, and waits until the next page has loaded (a click
+    /// may return before the navigation it starts is over).
+    async fn submit(&self, css: &str) {
+        self.script("window.__before_submit = true").await;
+        self.click(css).await;
+        let started = Instant::now();
+        loop {
+            let done = self.script("return !window.__before_submit && document.readyState === 'complete'").await;
+            if done == true {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "no page after clicking {css}");
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn cookies(&self) -> Vec<String> {
@@ -227,7 +247,7 @@ async fn the_quickstart_in_headless_chromium() {
     // 2. A wrong password: back to the form, with the username kept.
     b.fill("#username", "ada").await;
     b.fill("#password", "wrong").await;
-    b.click("button.primary").await;
+    b.submit("button.primary").await;
     assert!(b.text().await.contains("Wrong username or password."));
     let kept = b.find("#username").await;
     let value = b.call(reqwest::Method::GET, &format!("/element/{kept}/property/value"), None).await;
@@ -237,7 +257,7 @@ async fn the_quickstart_in_headless_chromium() {
     // 3. Log in with "remember me": back on the page first asked for.
     b.fill("#password", "correct horse").await;
     b.click("#remember").await;
-    b.click("button.primary").await;
+    b.submit("button.primary").await;
     assert_eq!(b.url().await, format!("{site}/settings"));
     let text = b.text().await;
     assert!(text.contains("Welcome back, Ada Lovelace!") && text.contains("This login is fresh"), "{text}");
@@ -258,11 +278,11 @@ async fn the_quickstart_in_headless_chromium() {
     assert!(b.text().await.contains("Please confirm your password to continue."));
     b.shot("reauth").await;
     b.fill("#password", "correct horse").await;
-    b.click("button.primary").await;
+    b.submit("button.primary").await;
     assert_eq!(b.url().await, format!("{site}/change-password"));
     b.fill("#password", "battery staple").await;
     b.fill("#confirm", "battery staple").await;
-    b.click("button.primary").await;
+    b.submit("button.primary").await;
     assert!(b.text().await.contains("Password changed."));
     assert!(!logged_in(&phone, &site).await, "the other device survived the password change");
     b.shot("password-changed").await;
@@ -274,19 +294,19 @@ async fn the_quickstart_in_headless_chromium() {
     let text = b.text().await;
     assert!(text.contains("Safari on iOS") && text.contains("This device"), "{text}");
     b.shot("devices").await;
-    b.click("tr.device:not(.current) button.danger").await;
+    b.submit("tr.device:not(.current) button.danger").await;
     assert!(b.url().await.starts_with(&format!("{site}/reauth")), "{}", b.url().await);
     b.fill("#password", "battery staple").await;
-    b.click("button.primary").await;
+    b.submit("button.primary").await;
     assert_eq!(b.url().await, format!("{site}/devices"));
     assert!(logged_in(&phone, &site).await);
-    b.click("tr.device:not(.current) button.danger").await;
+    b.submit("tr.device:not(.current) button.danger").await;
     assert!(b.text().await.contains("That device has been logged out."));
     assert!(!logged_in(&phone, &site).await, "the ended device is still logged in");
     b.shot("device-ended").await;
 
     // 7. Logout (a POST from the header's button).
-    b.click("header button").await;
+    b.submit("header button").await;
     assert!(b.text().await.contains("You have been logged out."));
     b.shot("logged-out").await;
 
