@@ -69,8 +69,12 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// manager. The login manager calls it at most once per request, and only when something asks
 /// for the user.
 ///
-/// - The first parameter is the id stored in the session, parsed with `FromStr`: an id that
-///   does not parse is an unknown user.
+/// - The first parameter is the id stored in the session, parsed with `FromStr`, and taken by
+///   value. For a user that derives `AuthUser` it must be the id field's type (or `String`,
+///   which accepts any id): anything else is a compile error at the parameter, since the
+///   stored ids would never parse. With a hand-written `AuthUser` the compiler cannot know the
+///   id's type: an id that does not parse is an unknown user, and the first one is logged as
+///   an error.
 /// - Further parameters are actix extractors (`web::Data<Pool>`, `HttpRequest`, ...), at most
 ///   16; they run without the request body. Patterns (`web::Data(pool): web::Data<Pool>`,
 ///   `mut x: X`) work as in any function.
@@ -83,7 +87,17 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// impl names the parameter and return types, so a `pub` loader needs public types, as a
 /// `pub fn` would.
 ///
-/// Option: `#[user_loader(crate = "path")]` when `login_runtime` is renamed.
+/// One manager, one user loader: `LoginManager::new` takes exactly one, so two
+/// `#[user_loader]`s for the same user type are not an error. They are two values (one per
+/// app, or one for tests); only the one given to the manager ever runs.
+///
+/// The extractors ask for a user type too (`CurrentUser<User>`, `Authenticated<User>`). The
+/// handler and the manager only meet at run time, so an extractor for a type the loader does
+/// not produce (`Authenticated<Admin>` while the loader returns `User`) cannot be a compile
+/// error: a request that reaches it with a login answers 500, and the log names both types.
+///
+/// Option: `#[user_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
+/// renamed.
 ///
 /// ```ignore
 /// use actix_web::web;
@@ -109,7 +123,8 @@ pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// extractor. A request loader never writes the session, and the users it loads are never
 /// fresh.
 ///
-/// Option: `#[request_loader(crate = "path")]` when `login_runtime` is renamed.
+/// Option: `#[request_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
+/// renamed.
 ///
 /// ```ignore
 /// use actix_web::{web, HttpRequest};
@@ -140,7 +155,10 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `.to(handler)`. A handler takes at most 16 extractors, and one login guard. Attribute
 /// macros that read the parameter names (`#[tracing::instrument(skip(db))]`) go above it.
 ///
-/// Option: `#[login_required(crate = "path")]` when `login_runtime` is renamed.
+/// It guards a free `async fn`: not `main`, not a `const`, `unsafe` or `extern` fn.
+///
+/// Option: `#[login_required(crate = "path")]` (or `crate = path`) when `login_runtime` is
+/// renamed.
 ///
 /// ```ignore
 /// use actix_web::{get, web, HttpResponse};
@@ -168,7 +186,7 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Options:
 /// - `max_age = 300` (seconds) or `max_age = "15m"` (units `s`, `m`, `h`, `d`, combinable as
 ///   `"1h30m"`): also require the fresh login to be at most this old.
-/// - `crate = "path"` when `login_runtime` is renamed.
+/// - `crate = "path"` (or `crate = path`) when `login_runtime` is renamed.
 ///
 /// Everything else is as for [`#[login_required]`](macro@login_required).
 ///

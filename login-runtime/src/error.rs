@@ -57,7 +57,11 @@ impl std::fmt::Display for LoginError {
             ),
             Self::Loader(e) => write!(f, "the user loader failed: {e}"),
             Self::UserType { expected, found } => {
-                write!(f, "an extractor asked for a `{expected}` but the login manager produces `{found}`")
+                write!(
+                    f,
+                    "an extractor asked for a `{expected}` but the login manager produces `{found}`: \
+                     take `{found}` in the extractor, or make the user loader return `{expected}`"
+                )
             }
             Self::Session(e) => write!(f, "the session could not be used: {e}"),
             Self::Registry(e) => write!(f, "the login registry failed: {e}"),

@@ -123,7 +123,10 @@ fn boxed(
 impl<L: UserLoader> DynUserLoader for L {
     fn load(&self, raw_id: &str, req: &HttpRequest, listed: Option<RegistryFuture<bool>>) -> LoadFuture {
         let Ok(id) = raw_id.parse::<L::Id>() else {
-            // An id this loader cannot even parse names no user of it.
+            // An id this loader cannot even parse names no user of it. Sessions are signed, so
+            // it was stored by `login_user` from a user whose id does not parse as the loader's
+            // (caught at compile time for a derived `AuthUser`): say so once, loudly.
+            unparsable_id::<L>(raw_id);
             return Box::pin(std::future::ready(Ok(None)));
         };
         let loader = self.clone();
@@ -148,6 +151,23 @@ impl<L: UserLoader> DynUserLoader for L {
 
     fn user_type(&self) -> &'static str {
         std::any::type_name::<<L::Output as LoadOutput>::User>()
+    }
+}
+
+/// Logs, the first time only, that a stored id does not parse as the loader's id type: every
+/// login of such a user is silently anonymous otherwise.
+#[cold]
+fn unparsable_id<L: UserLoader>(raw_id: &str) {
+    static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(
+            user_id = raw_id,
+            "the session's user id does not parse as `{}`, the id type of the user loader: \
+             every such login is treated as anonymous. Make the loader take the type `{}::get_id` \
+             returns the id of (or `String`). Logged once.",
+            std::any::type_name::<L::Id>(),
+            std::any::type_name::<<L::Output as LoadOutput>::User>(),
+        );
     }
 }
 

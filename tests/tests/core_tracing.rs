@@ -70,7 +70,11 @@ impl Subscriber for ToThreadCapture {
         push(fields.0);
     }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(format!("event {}", event.metadata().level()));
+        event.record(&mut fields);
+        push(fields.0);
+    }
     fn enter(&self, span: &Id) {
         STACK.with(|s| s.borrow_mut().push(span.into_u64()));
     }
@@ -130,4 +134,63 @@ async fn anonymous_requests_record_no_user_id() {
     assert_eq!(reply.body, "anonymous");
     let lines = spans.0.lock().unwrap().clone();
     assert!(!lines.iter().any(|l| l.contains("user_id=")), "{lines:#?}");
+}
+
+/// A user written by hand, whose id is a name: its `AuthUser` says nothing of the id's type, so
+/// a loader that takes a number compiles (a derived user's would not: see
+/// ui/fail/user-loader-id-type-mismatch.rs).
+#[derive(Clone)]
+struct Named(String);
+
+impl login_runtime::AuthUser for Named {
+    fn get_id(&self) -> Option<String> {
+        Some(self.0.clone())
+    }
+}
+
+#[login_runtime::user_loader]
+async fn load_named_by_number(id: u64) -> Option<Named> {
+    Some(Named(id.to_string()))
+}
+
+#[actix_web::get("/login")]
+async fn login_named(req: actix_web::HttpRequest) -> Result<&'static str, login_runtime::LoginError> {
+    login_runtime::login_user(&req, &Named("ada".into()))?;
+    Ok("logged in")
+}
+
+#[actix_web::get("/whoami")]
+async fn whoami_named(user: login_runtime::CurrentUser<Named>) -> String {
+    user.get_id().unwrap_or_else(|| "anonymous".into())
+}
+
+#[actix_web::test]
+async fn an_id_the_loader_cannot_parse_is_logged() {
+    use actix_session::SessionMiddleware;
+    use actix_session::storage::CookieSessionStore;
+
+    let spans = capture();
+    let manager = login_runtime::LoginManager::new(load_named_by_number);
+    let app = test::init_service(
+        actix_web::App::new()
+            .app_data(manager.clone())
+            .wrap(SessionMiddleware::builder(CookieSessionStore::default(), common::key()).cookie_secure(false).build())
+            .wrap(manager.middleware())
+            .service(login_named)
+            .service(whoami_named),
+    )
+    .await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app, "/login").await.body, "logged in");
+    let reply = browser.get(&app, "/whoami").await;
+    assert_eq!(reply.body, "anonymous", "the stored id `ada` is no `u64`");
+
+    let lines = spans.0.lock().unwrap().clone();
+    let logged: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.starts_with("event ERROR") && line.contains("does not parse as `u64`"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{lines:#?}");
+    assert!(logged[0].contains("user_id=ada"), "{logged:?}");
+    assert!(logged[0].contains("core_tracing::Named"), "{logged:?}");
 }
