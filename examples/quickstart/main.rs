@@ -20,10 +20,10 @@
 //!   directory, created and migrated on first start, with the demo user); a `postgres://` URL
 //!   when built with `--features login-examples/postgres`.
 //! - `SESSION_KEY`: the key that encrypts and signs the session cookie, 64 bytes or more,
-//!   base64 or hex (`openssl rand -base64 64`). Without it a random key is generated, and
-//!   sessions end when the server stops.
-//! - `REMEMBER_KEY`: the key that authenticates remember-me cookies, likewise (a different
-//!   one).
+//!   hex or base64 (line breaks allowed): `openssl rand -hex 64`. Without it a random key is
+//!   generated, and sessions end when the server stops.
+//! - `REMEMBER_KEY`: the key that authenticates remember-me cookies, a different one of 32
+//!   bytes or more: `openssl rand -hex 32`.
 //! - `PORT`: default 8080. The server listens on 127.0.0.1 only.
 //! - `REDIS_URL` (`redis://127.0.0.1:6379`), when built with the `redis` feature
 //!   (`cargo run --example quickstart --features login-examples/redis`): the sessions live in
@@ -92,29 +92,32 @@ fn session_middleware<S: SessionStore>(store: S, key: Key) -> SessionMiddleware<
         .build()
 }
 
-/// A secret from the environment (hex or base64, at least 64 bytes), or a random one, with a
-/// warning, when the variable is not set.
-fn secret(name: &str, what_ends: &str) -> Result<Vec<u8>, String> {
-    const MIN_LEN: usize = 64;
+/// A secret from the environment (hex or base64, at least `min_len` bytes), or a random one,
+/// with a warning, when the variable is not set.
+fn secret(name: &str, min_len: usize, what_ends: &str) -> Result<Vec<u8>, String> {
     let text = match std::env::var(name) {
         Ok(text) => text,
         Err(VarError::NotPresent) => {
             tracing::warn!(
                 "{name} is not set: using a random key, so {what_ends} when the server stops; set \
-                 {name} to {MIN_LEN} random bytes or more, base64 or hex (`openssl rand -base64 64`)"
+                 {name} to {min_len} random bytes or more, hex or base64 (`openssl rand -hex {min_len}`)"
             );
             return Ok(Key::generate().master().to_vec());
         }
         Err(VarError::NotUnicode(_)) => return Err(format!("{name} is not valid UTF-8")),
     };
-    let bytes = decode_key(text.trim()).ok_or_else(|| format!("{name} is neither hex nor base64"))?;
-    if bytes.len() < MIN_LEN {
-        return Err(format!("{name} must be at least {MIN_LEN} bytes once decoded; it is {}", bytes.len()));
+    let bytes = decode_key(&text).ok_or_else(|| format!("{name} is neither hex nor base64"))?;
+    if bytes.len() < min_len {
+        return Err(format!("{name} must be at least {min_len} bytes once decoded; it is {}", bytes.len()));
     }
     Ok(bytes)
 }
 
+/// Hex or base64; whitespace anywhere is ignored (`openssl rand -base64` wraps its output at 64
+/// characters).
 fn decode_key(text: &str) -> Option<Vec<u8>> {
+    let text: String = text.split_whitespace().collect();
+    let text = text.as_str();
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return text.as_bytes().chunks(2).map(|p| Some(hex(p[0])? << 4 | hex(p[1])?)).collect();
@@ -148,8 +151,11 @@ async fn main() -> std::io::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let settings =
-        (secret("SESSION_KEY", "sessions end"), secret("REMEMBER_KEY", "remember-me cookies stop working"), port());
+    let settings = (
+        secret("SESSION_KEY", 64, "sessions end"),
+        secret("REMEMBER_KEY", 32, "remember-me cookies stop working"),
+        port(),
+    );
     let (session_key, remember_key, port) = match settings {
         (Ok(session_key), Ok(remember_key), Ok(port)) => (Key::from(&session_key), remember_key, port),
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {

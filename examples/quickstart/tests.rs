@@ -375,3 +375,17 @@ async fn friendly_404_and_logout_only_by_post() {
     let page = body(send!(app, jar, get("/"))).await;
     assert!(page.contains(r#"<a href="/settings">Ada Lovelace</a>"#), "{page}");
 }
+
+/// What `openssl rand -base64 64` prints: 88 characters wrapped at 64 (issue 15).
+#[::core::prelude::v1::test]
+fn keys_pasted_from_openssl_decode_wrapped_or_not() {
+    use base64::Engine;
+    let bytes: Vec<u8> = (0..64).collect();
+    let base64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let wrapped = format!("{}\n{}\n", &base64[..64], &base64[64..]);
+    assert_eq!(super::decode_key(&wrapped).as_deref(), Some(&bytes[..]));
+    assert_eq!(super::decode_key(&base64).as_deref(), Some(&bytes[..]));
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(super::decode_key(&hex).as_deref(), Some(&bytes[..]));
+    assert_eq!(super::decode_key("not a key!"), None);
+}

@@ -38,7 +38,7 @@ use proc_macro::TokenStream;
 /// Generic structs are supported; the impl requires the parameters to be `'static`, as
 /// `AuthUser` is.
 ///
-/// ```ignore
+/// ```
 /// use login_runtime::AuthUser;
 ///
 /// #[derive(AuthUser)]
@@ -99,16 +99,37 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// Option: `#[user_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.
 ///
-/// ```ignore
+/// ```
 /// use actix_web::web;
-/// use login_runtime::user_loader;
+/// use login_runtime::{AuthUser, LoginManager, user_loader};
+/// # use std::collections::HashMap;
+///
+/// #[derive(Clone, AuthUser)]
+/// struct User { id: u64, name: String }
+///
+/// struct Db { users: HashMap<u64, User> }
+///
+/// #[derive(Debug)]
+/// struct DbError;
+///
+/// impl std::fmt::Display for DbError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("the database is down")
+///     }
+/// }
+///
+/// impl Db {
+///     async fn find_user(&self, id: u64) -> Result<Option<User>, DbError> {
+///         Ok(self.users.get(&id).cloned())
+///     }
+/// }
 ///
 /// #[user_loader]
 /// async fn load_user(id: u64, db: web::Data<Db>) -> Result<Option<User>, DbError> {
 ///     db.find_user(id).await
 /// }
 ///
-/// // LoginManager::new(load_user)
+/// let manager = LoginManager::new(load_user);
 /// ```
 #[proc_macro_attribute]
 pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -126,15 +147,30 @@ pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Option: `#[request_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.
 ///
-/// ```ignore
-/// use actix_web::{web, HttpRequest};
-/// use login_runtime::request_loader;
+/// ```
+/// use actix_web::{HttpRequest, web};
+/// use login_runtime::{AuthUser, LoginManager, request_loader, user_loader};
+///
+/// #[derive(Clone, AuthUser)]
+/// struct User { id: u64 }
+///
+/// struct Db;
+///
+/// impl Db {
+///     fn user_by_api_key(&self, key: &str) -> Option<User> {
+///         (key == "secret-key").then_some(User { id: 1 })
+///     }
+/// }
 ///
 /// #[request_loader]
 /// async fn load_from_api_key(req: HttpRequest, db: web::Data<Db>) -> Option<User> {
 ///     let key = req.headers().get("x-api-key")?.to_str().ok()?;
 ///     db.user_by_api_key(key)
 /// }
+/// # #[user_loader]
+/// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+///
+/// let manager = LoginManager::new(load_user).request_loader(load_from_api_key);
 /// ```
 #[proc_macro_attribute]
 pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -160,15 +196,25 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Option: `#[login_required(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.
 ///
-/// ```ignore
-/// use actix_web::{get, web, HttpResponse};
-/// use login_runtime::{login_required, CurrentUser};
+/// `Authenticated<User>` is the logged-in user (it derefs to `User`); `CurrentUser<User>`
+/// is the user or the anonymous user, for pages that are not guarded.
+///
+/// ```
+/// use actix_web::{HttpResponse, get, web};
+/// use login_runtime::{AuthUser, Authenticated, login_required};
+///
+/// #[derive(Clone, AuthUser)]
+/// struct User { id: u64, name: String }
+///
+/// struct Db;
 ///
 /// #[get("/settings")]
 /// #[login_required]
-/// async fn settings(user: CurrentUser<User>, db: web::Data<Db>) -> HttpResponse {
+/// async fn settings(user: Authenticated<User>, db: web::Data<Db>) -> HttpResponse {
 ///     HttpResponse::Ok().body(format!("hello {}", user.name))
 /// }
+///
+/// // App::new().service(settings)
 /// ```
 #[proc_macro_attribute]
 pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -190,15 +236,24 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// Everything else is as for [`#[login_required]`](macro@login_required).
 ///
-/// ```ignore
-/// use actix_web::{post, web, HttpResponse};
-/// use login_runtime::{fresh_login_required, CurrentUser};
+/// ```
+/// use actix_web::{HttpResponse, post, web};
+/// use login_runtime::{AuthUser, Authenticated, fresh_login_required};
+///
+/// #[derive(Clone, AuthUser)]
+/// struct User { id: u64 }
+///
+/// #[derive(serde::Deserialize)]
+/// struct NewPassword { password: String }
 ///
 /// #[post("/account/password")]
 /// #[fresh_login_required(max_age = "15m")]
-/// async fn change_password(user: CurrentUser<User>, form: web::Form<NewPassword>) -> HttpResponse {
+/// async fn change_password(user: Authenticated<User>, form: web::Form<NewPassword>) -> HttpResponse {
+///     // ... store a hash of form.password for user.id ...
 ///     HttpResponse::Ok().finish()
 /// }
+///
+/// // App::new().service(change_password)
 /// ```
 #[proc_macro_attribute]
 pub fn fresh_login_required(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -141,8 +141,11 @@
 //!
 //! - Load the session key (actix-session), the [`RememberMe`] key and the manager's
 //!   [`secret_key`](LoginManager::secret_key) from your secrets store: the same on every
-//!   server, distinct from each other, at least 32 bytes (64 for the session key). Keys
-//!   generated at start log everyone out on each restart.
+//!   server, distinct from each other. Minimum lengths: the session key 64 bytes (actix's
+//!   `Key`), the remember-me key and the secret key 32 bytes each. Generate them with
+//!   `openssl rand -hex 64` and `openssl rand -hex 32` (hex is one line; `openssl rand -base64`
+//!   wraps its output at 64 characters, so strip the line breaks before decoding it, or use
+//!   `-base64 -A`). Keys generated at start log everyone out on each restart.
 //! - Keep actix-session's `cookie_secure(true)` (its default) and the remember cookie's
 //!   `Secure` attribute: both cookies are bearer credentials.
 //! - Give the user type a [`session_hash`](AuthUser::session_hash) (a password hash or a
@@ -215,6 +218,7 @@ pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
 pub use reason::{LogoutReason, logout_reason};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_registry::RedisLoginRegistry;
 pub use registry::{
     LoginInfo, LoginRegistry, MemoryLoginRegistry, login_id, logins, revoke_login, revoke_other_logins,

@@ -82,7 +82,9 @@ impl LoginOptions {
 ///
 /// The session id is renewed (a new session token on every login defeats session fixation);
 /// the rest of the session is kept. An inactive user is refused with [`LoginError::Inactive`]
-/// and nothing is written. For the rest of this request the current user is `user` (a clone of
+/// and nothing is written: unlike Flask-Login's `login_user`, which returns `False`, this is an
+/// error, so a handler cannot go on as if the user were logged in by ignoring a `bool` (with
+/// `?` it becomes a 403; match it to show your own page). For the rest of this request the current user is `user` (a clone of
 /// it): extractors that run after this do not call the loader.
 ///
 /// ```

@@ -81,6 +81,11 @@ pub enum SessionProtection {
     #[default]
     Basic,
     /// On a mismatch the login and the remember cookie are dropped; other session data stays.
+    ///
+    /// Unlike Flask-Login, there is no exception for permanent sessions (Flask-Login only
+    /// marks a permanent session not fresh, as in `Basic`): a long-lived session is the one
+    /// most worth stealing, and an application that asks for strong protection expects it on
+    /// every session.
     Strong,
 }
 
