@@ -243,4 +243,6 @@ fn serve<S: SessionStore + 'static>(
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod cluster;
+#[cfg(test)]
 mod tests;
