@@ -95,8 +95,9 @@
 //!
 //! **5. The login manager.** Configure it once, then register it on the `App` as app data
 //! and as middleware, wrapped after actix-session's `SessionMiddleware` (so it runs outside
-//! it). The login message is flashed into the session; the login page reads it with
-//! [`FlashMessages`].
+//! it). The login message is flashed into the session (or, for a visitor without a session,
+//! named in a short-lived cookie, so that cookieless requests store nothing on the server); the
+//! login page reads it with [`FlashMessages`].
 //!
 //! ```no_run
 //! # use login_runtime::AuthUser;
@@ -209,7 +210,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::LoginError;
 pub use events::{LoginEvent, LoginEventKind};
 pub use extract::{Authenticated, CurrentUser};
-pub use flash::{FlashMessage, FlashMessages, flash};
+pub use flash::{FlashMessage, FlashMessages, MAX_FLASHES, flash};
 pub use loader::{RequestLoader, UserLoader};
 pub use login::{
     LoginOptions, confirm_login, login_fresh, login_remembered, login_user, login_user_with, logout_user, next_url,

@@ -289,7 +289,8 @@ impl LoginManager {
     }
 
     /// Keep `next` in the session instead of the login URL's query string (Flask's
-    /// `USE_SESSION_FOR_NEXT`). [`next_url`](crate::next_url) reads it from either.
+    /// `USE_SESSION_FOR_NEXT`). [`next_url`](crate::next_url) reads it from either. A visitor
+    /// without a session still gets it in the query: a cookieless request stores nothing.
     pub fn use_session_for_next(mut self, yes: bool) -> Self {
         self.settings_mut().use_session_for_next = yes;
         self

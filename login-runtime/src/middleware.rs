@@ -97,8 +97,8 @@ where
             .request()
             .extensions_mut()
             .get_mut::<RequestState>()
-            .map(|s| (s.wrote_login, s.cookie.take(), std::mem::take(&mut s.registry)));
-        let Some((wrote_login, cookie, ops)) = state else {
+            .map(|s| (s.wrote_login, s.cookie.take(), std::mem::take(&mut s.registry), s.clear_message_cookie));
+        let Some((wrote_login, cookie, ops, clear_message)) = state else {
             return Poll::Ready(Ok(res));
         };
         // actix-session takes the session's state when it saves it: a login still in the
@@ -108,6 +108,9 @@ where
         }
         if let Some(op) = cookie {
             set_remember_cookie(&mut res, op);
+        }
+        if clear_message && let Err(error) = res.response_mut().add_cookie(&crate::flash::message_cookie_removal()) {
+            tracing::error!(%error, "could not clear the login message cookie");
         }
         if ops.is_empty() {
             return Poll::Ready(Ok(res));

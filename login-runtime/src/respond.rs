@@ -7,7 +7,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::events::{LoginEventKind, emit};
-use crate::flash::flash;
+use crate::flash::{flash, message_cookie};
 use crate::manager::{LoginManager, Message};
 use crate::reason::{self, LogoutReason};
 use crate::url::{is_safe_next, login_url, make_next_param};
@@ -161,15 +161,24 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         return InternalError::from_response(kind, response).into();
     };
 
-    if let (Client::Browser | Client::Htmx, Some(text), Some(Message { category, .. })) = (client, &text, message)
-        && let Err(error) = flash(req, text.clone(), category.clone())
-    {
-        tracing::error!(%error, "could not flash the login message");
+    // A request without a session (no cookie, or nothing in it) makes the server store
+    // nothing: the message is named in a short-lived cookie instead, and `next` stays in the
+    // query.
+    let stateless = req.get_session().entries().is_empty();
+    let mut flag = false;
+    if let (Client::Browser | Client::Htmx, Some(text), Some(Message { category, .. })) = (client, &text, message) {
+        if stateless {
+            flag = true;
+            #[cfg(feature = "test-client")]
+            crate::test::flashed(req, &crate::FlashMessage { category: category.clone(), message: text.clone() });
+        } else if let Err(error) = flash(req, text.clone(), category.clone()) {
+            tracing::error!(%error, "could not flash the login message");
+        }
     }
 
     let current = return_to(req, manager, view);
     let target = match current {
-        Some(current) if settings.use_session_for_next => {
+        Some(current) if settings.use_session_for_next && !stateless => {
             if let Err(error) = req.get_session().insert(crate::login::NEXT_KEY, make_next_param(view, &current)) {
                 tracing::error!(%error, "could not store `next` in the session");
             }
@@ -178,7 +187,7 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         current => login_url(view, current.as_deref(), &settings.next_field),
     };
 
-    let response = match client {
+    let mut response = match client {
         Client::Browser => {
             // 303 turns a refused POST into a GET of the login page; 307 would re-send the body.
             let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -197,6 +206,12 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         }
         Client::Json => status_401(manager, client, kind, text.as_deref(), Some(&target), reason),
     };
+    if flag {
+        let secure = crate::proxy::origin(req, settings).0 == "https";
+        if let Err(error) = response.add_cookie(&message_cookie(kind, secure)) {
+            tracing::error!(%error, "could not set the login message cookie");
+        }
+    }
     InternalError::from_response(kind, response).into()
 }
 

@@ -368,6 +368,8 @@ pub(crate) struct RequestState {
     /// `logout_user` ended the session's login, which stays in the session until the registry
     /// has removed it: it is no login for the rest of this request.
     pub(crate) logged_out: bool,
+    /// [`FlashMessages`](crate::FlashMessages) read the login message cookie: clear it.
+    pub(crate) clear_message_cookie: bool,
 }
 
 impl RequestState {
@@ -381,6 +383,7 @@ impl RequestState {
             test_login: None,
             registry: Vec::new(),
             logged_out: false,
+            clear_message_cookie: false,
         }
     }
 }

@@ -246,6 +246,11 @@ async fn use_session_for_next_keeps_next_out_of_the_url() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().use_session_for_next(true), &db)).await;
     let browser = Browser::new();
+    // A visitor without a session keeps `next` in the query: a cookieless request stores nothing.
+    let res = browser.get(&app, "/secret?a=1").await;
+    assert_eq!(res.location(), Some("/login?next=%2Fsecret%3Fa%3D1"));
+    // With a session (a cart), `next` goes into it.
+    browser.post(&app, "/cart/apple").await;
     let res = browser.get(&app, "/secret?a=1").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login"), "exactly the login view");
@@ -391,8 +396,9 @@ async fn message_translator_translates_the_login_message() {
     });
     let app = test::init_service(app(&login, &db)).await;
     let browser = Browser::new();
-    browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("accept-language", "fr-FR"))).await;
-    assert_eq!(browser.get(&app, "/login").await.body, "login page\n[info] Veuillez vous connecter.\n");
+    let french = |uri| test::TestRequest::get().uri(uri).insert_header(("accept-language", "fr-FR"));
+    browser.send(&app, french("/secret")).await;
+    assert_eq!(browser.send(&app, french("/login")).await.body, "login page\n[info] Veuillez vous connecter.\n");
     let res = browser
         .send(
             &app,

@@ -252,3 +252,116 @@ async fn the_host_in_next_comes_from_the_request_only_under_trust() {
     let app = start(&env.manager().login_view(view).force_host_for_redirects("app.example.com"), &env.db).await;
     assert_eq!(next_of(&spoofing.get(&app, "/secret").await), "http://app.example.com/secret");
 }
+
+// ---- hole 2: bounded flashes, cookieless refusals store nothing ----
+
+/// The login page as the support app renders it, with the default login message.
+const LOGIN_PAGE_WITH_MESSAGE: &str = "login page\n[message] Please log in to access this page.\n";
+
+#[actix_web::test]
+async fn two_thousand_refusals_keep_the_session_small() {
+    let env = Env::new();
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    c.post(&app, "/cart/apple").await;
+    for i in 0..2_000 {
+        let reply = c.get(&app, "/secret").await;
+        assert_eq!(reply.status, StatusCode::FOUND, "refusal {i}: {reply:?}");
+    }
+    let session = c.cookie(SESSION).expect("the session cookie");
+    assert!(session.len() < 512, "the session grew to {} bytes", session.len());
+    assert_eq!(c.get(&app, "/login").await.body, LOGIN_PAGE_WITH_MESSAGE, "the message, once");
+    assert_eq!(c.get(&app, "/cart").await.body, "apple");
+}
+
+/// A session store that counts what it is asked to write, in front of the cookie store.
+#[derive(Clone, Default)]
+struct CountingStore {
+    writes: std::sync::Arc<AtomicUsize>,
+    inner: std::sync::Arc<actix_session::storage::CookieSessionStore>,
+}
+
+impl actix_session::storage::SessionStore for CountingStore {
+    async fn load(
+        &self,
+        key: &actix_session::storage::SessionKey,
+    ) -> Result<Option<std::collections::HashMap<String, String>>, actix_session::storage::LoadError> {
+        self.inner.load(key).await
+    }
+
+    async fn save(
+        &self,
+        state: std::collections::HashMap<String, String>,
+        ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<actix_session::storage::SessionKey, actix_session::storage::SaveError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.save(state, ttl).await
+    }
+
+    async fn update(
+        &self,
+        key: actix_session::storage::SessionKey,
+        state: std::collections::HashMap<String, String>,
+        ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<actix_session::storage::SessionKey, actix_session::storage::UpdateError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.update(key, state, ttl).await
+    }
+
+    async fn update_ttl(
+        &self,
+        key: &actix_session::storage::SessionKey,
+        ttl: &actix_web::cookie::time::Duration,
+    ) -> Result<(), anyhow::Error> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.update_ttl(key, ttl).await
+    }
+
+    async fn delete(&self, key: &actix_session::storage::SessionKey) -> Result<(), anyhow::Error> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(key).await
+    }
+}
+
+#[actix_web::test]
+async fn cookieless_refusals_store_nothing_and_the_login_page_still_shows_the_message() {
+    use actix_web::dev::Service;
+    let env = Env::new();
+    for login in [env.manager(), env.manager().use_session_for_next(true)] {
+        let store = CountingStore::default();
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(login.clone())
+                .app_data(env.db.clone())
+                .wrap(
+                    actix_session::SessionMiddleware::builder(store.clone(), session_key())
+                        .cookie_secure(false)
+                        .build(),
+                )
+                .wrap(login.middleware())
+                .configure(routes),
+        )
+        .await;
+        for (post, path) in [(false, "/secret"), (false, "/fresh"), (true, "/confirm")] {
+            for _ in 0..200 {
+                let req = if post { TestRequest::post() } else { TestRequest::get() };
+                let res = app.call(req.uri(path).to_request()).await;
+                let res = res.unwrap_or_else(|e| {
+                    actix_web::dev::ServiceResponse::new(TestRequest::default().to_http_request(), e.error_response())
+                });
+                assert!(res.status().is_redirection(), "{path}: {}", res.status());
+                assert!(res.response().cookies().all(|c| c.name() != SESSION), "{path}: a session cookie");
+            }
+        }
+        assert_eq!(store.writes.load(Ordering::SeqCst), 0, "600 cookieless refusals wrote to the session store");
+    }
+
+    // A browser (which keeps cookies) still sees the message on the login page, once.
+    let app = start(&env.manager(), &env.db).await;
+    let c = Client::new();
+    let reply = c.get(&app, "/secret").await;
+    assert_eq!(reply.location(), Some("/login?next=%2Fsecret"));
+    assert!(!reply.sets(SESSION), "{:?}", reply.set_cookie_headers());
+    assert_eq!(c.get(&app, "/login?next=%2Fsecret").await.body, LOGIN_PAGE_WITH_MESSAGE);
+    assert_eq!(c.get(&app, "/login").await.body, "login page\n", "shown once");
+}
