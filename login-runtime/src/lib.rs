@@ -188,6 +188,8 @@ pub mod loader;
 mod login;
 mod manager;
 mod middleware;
+#[cfg(test)]
+mod proptests;
 mod proxy;
 mod reason;
 #[cfg(feature = "redis")]

@@ -15,7 +15,7 @@ use crate::manager::Settings;
 
 /// The entry `hops` from the right of the comma-separated values of every `name` header, if
 /// the request carries that many.
-fn entry(req: &HttpRequest, name: &HeaderName, hops: usize) -> Option<String> {
+pub(crate) fn entry(req: &HttpRequest, name: &HeaderName, hops: usize) -> Option<String> {
     if hops == 0 {
         return None;
     }

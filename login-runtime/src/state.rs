@@ -1006,3 +1006,47 @@ mod tests {
         assert_eq!(LoginRecord::decode(&text).map(|(r, _)| r.login_at), Some((1 << 36) - 1));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ident() -> impl Strategy<Value = Option<Ident>> {
+        prop_oneof![
+            Just(None),
+            (0u64..1 << 48).prop_map(|v| Some(Ident::Keyed(v))),
+            any::<u64>().prop_map(|v| Some(Ident::Unkeyed(v))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_login_record_decoder_survives_anything(text in ".{0,80}") {
+            let _ = LoginRecord::decode(&text);
+        }
+
+        #[test]
+        fn login_records_round_trip(
+            login_at in 0u64..1 << 36,
+            fresh in prop_oneof![Just(0u8), Just(1), Just(2)],
+            fresh_since in 0u64..1 << 36,
+            seen_at in proptest::option::of(0u64..1 << 36),
+            hash in proptest::option::of(0u64..1 << 48),
+            ident in ident(),
+            user_id in ".{1,30}",
+        ) {
+            let fresh_at = match fresh { 0 => None, 1 => Some(login_at), _ => Some(fresh_since) };
+            let record = LoginRecord { login_at, fresh_at, seen_at, hash, ident, login_id: None };
+            let text = record.encode(&user_id);
+            let decoded = LoginRecord::decode(&text);
+            prop_assert!(decoded.is_some(), "{text:?}");
+            let (back, id) = decoded.unwrap();
+            prop_assert_eq!(id, user_id.as_str());
+            prop_assert_eq!(back, record);
+        }
+    }
+}
