@@ -100,7 +100,9 @@ async fn a_refused_form_post_is_redirected_with_303_and_its_body_dropped() {
     let client = browser();
     let res = client.post(server.url("/password")).form(&[("password", "hijacked")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/login?next=%2Fpassword");
+    // A refused POST does not put its own path in `next` (a GET of it would 404, issue 15): with
+    // no Referer saying which page the form was on, the login view alone.
+    assert_eq!(location(&res), "/login");
     assert_eq!(db.user(ADA).password_hash, common::hash("lovelace"));
     server.stop().await;
 }

@@ -90,21 +90,21 @@ pub(crate) fn flashes_taken(req: &HttpRequest) {
     }
 }
 
-/// A client's entry in the registry, removed when the last fork of the client is dropped.
+/// A client's entry in the registry, removed when the client is dropped.
 struct Entry {
     name: String,
     shared: Arc<Mutex<Shared>>,
 }
 
 impl Entry {
-    fn new() -> Rc<Self> {
+    fn new() -> Self {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).expect("the system's random number generator");
         let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let shared = Arc::new(Mutex::new(Shared::default()));
         registry().lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone(), Arc::clone(&shared));
         LIVE.fetch_add(1, Ordering::Relaxed);
-        Rc::new(Self { name, shared })
+        Self { name, shared }
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -383,7 +383,7 @@ pub struct TestClient {
     peer: RefCell<SocketAddr>,
     agent: RefCell<Option<String>>,
     headers: RefCell<Vec<(String, String)>>,
-    entry: RefCell<Rc<Entry>>,
+    entry: Entry,
 }
 
 impl Default for TestClient {
@@ -400,7 +400,7 @@ impl TestClient {
             peer: RefCell::new(SocketAddr::new(CLIENT_IP.parse().expect("an IP address"), 40_000)),
             agent: RefCell::new(Some(USER_AGENT.to_owned())),
             headers: RefCell::default(),
-            entry: RefCell::new(Entry::new()),
+            entry: Entry::new(),
         }
     }
 
@@ -412,7 +412,7 @@ impl TestClient {
             peer: RefCell::new(*self.peer.borrow()),
             agent: RefCell::new(self.agent.borrow().clone()),
             headers: RefCell::new(self.headers.borrow().clone()),
-            entry: RefCell::new(Entry::new()),
+            entry: Entry::new(),
         }
     }
 
@@ -432,13 +432,13 @@ impl TestClient {
     /// login asked for earlier and not made yet.
     pub fn login_as_with<U: AuthUser + Clone + Send + 'static>(&self, user: &U, options: LoginOptions) {
         let user = user.clone();
-        self.entry.borrow().shared().login = Some(Box::new(move |req| login_user_with(req, &user, options)));
+        self.entry.shared().login = Some(Box::new(move |req| login_user_with(req, &user, options)));
     }
 
     /// Whether a login asked for with [`login_as`](Self::login_as) is still waiting for a
     /// request that looks for the user.
     pub fn login_pending(&self) -> bool {
-        self.entry.borrow().shared().login.is_some()
+        self.entry.shared().login.is_some()
     }
 
     // ---- flashed messages ----
@@ -446,7 +446,7 @@ impl TestClient {
     /// The messages flashed to this client's session and not shown yet (Flask's
     /// `get_flashed_messages` without taking them).
     pub fn flashes(&self) -> Vec<FlashMessage> {
-        self.entry.borrow().shared().flashes.clone()
+        self.entry.shared().flashes.clone()
     }
 
     // ---- identity ----
@@ -557,7 +557,7 @@ impl TestClient {
         for (name, value) in self.headers.borrow().iter() {
             put(name, value);
         }
-        put(CLIENT_HEADER, &self.entry.borrow().name);
+        put(CLIENT_HEADER, &self.entry.name);
         let now = OffsetDateTime::now_utc();
         self.cookies.borrow_mut().retain(|c| !c.expired(now));
         let path = req.path().to_owned();
