@@ -242,3 +242,41 @@ fn status_401(
     }
     res.content_type("text/plain; charset=utf-8").body(message.unwrap_or("Unauthorized").to_owned())
 }
+
+#[cfg(test)]
+mod proptests {
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any Accept / HX-Request / X-Requested-With header: no panic, htmx exactly when
+        /// `HX-Request` is present, JSON only when asked for without HTML.
+        #[test]
+        fn the_client_kind_follows_the_headers(
+            accept in proptest::option::of("[ -~]{0,60}"),
+            hx in proptest::option::of("[ -~]{0,10}"),
+            xhr in proptest::option::of("[ -~]{0,20}"),
+        ) {
+            let mut req = TestRequest::default();
+            for (name, value) in [("accept", &accept), ("hx-request", &hx), ("x-requested-with", &xhr)] {
+                if let Some(value) = value {
+                    req = req.insert_header((name, value.as_str()));
+                }
+            }
+            let kind = client(&req.to_http_request());
+            let wants_json = accept.as_deref().is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+            let is_xhr = xhr.as_deref().is_some_and(|x| x.eq_ignore_ascii_case("XMLHttpRequest"));
+            if hx.is_some() {
+                prop_assert_eq!(kind, Client::Htmx);
+            } else if wants_json || is_xhr {
+                prop_assert_eq!(kind, Client::Json);
+            } else {
+                prop_assert_eq!(kind, Client::Browser);
+            }
+        }
+    }
+}
