@@ -627,14 +627,14 @@ async fn login_renews_the_session_key_and_deletes_the_session_from_before() {
     let site = Site::start(&redis, env.bare_manager(), env.db.clone()).await;
     let b = Browser::new();
 
-    // An anonymous visit that stores something: the login message is flashed to the login
-    // view. That session is in Redis, and its cookie is what an attacker would plant (session
-    // fixation) or copy before the login.
-    let page = b.get(&site, "/secret").await;
-    assert_eq!(page.status, 302, "{page:?}");
+    // An anonymous visit that stores something: an item in the cart (a refused request of a
+    // client without a session stores nothing, issue 14). That session is in Redis, and its
+    // cookie is what an attacker would plant (session fixation) or copy before the login.
+    let page = b.post(&site, "/cart/book").await;
+    assert_eq!(page.status, 200, "{page:?}");
     let anonymous_key = site.redis.only_key();
     assert_eq!(b.session_key(), anonymous_key);
-    assert!(site.redis.session(&anonymous_key).contains_key("_flashes"));
+    assert!(site.redis.session(&anonymous_key).contains_key("cart"));
     let planted = b.fork();
 
     let before = site.redis.writes();
@@ -653,7 +653,7 @@ async fn login_renews_the_session_key_and_deletes_the_session_from_before() {
     assert_eq!(b.session_key(), key);
     let session = site.redis.session(&key);
     assert!(login_of(&session).is_some_and(|l| l.ends_with(ADA)), "{session:?}");
-    assert!(session.contains_key("_flashes"), "renewal keeps the session's data: {session:?}");
+    assert!(session.contains_key("cart"), "renewal keeps the session's data: {session:?}");
     b.assert_let_in(&site, ADA).await;
 
     // The old cookie is not logged in: it names nothing.
