@@ -27,13 +27,15 @@ fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-/// `chromedriver` as a child process, ended when dropped.
-struct Driver(Child);
+/// `chromedriver` as a child process, ended when dropped, and the browser's profile
+/// directory, removed then (also when a step fails).
+struct Driver(Child, PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -204,6 +206,7 @@ async fn the_quickstart_in_headless_chromium() {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver"),
+        profile.clone(),
     );
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let driver = format!("http://127.0.0.1:{port}");
@@ -324,5 +327,4 @@ async fn the_quickstart_in_headless_chromium() {
     assert!(b.text().await.contains("Hello, stranger!"));
 
     b.call(reqwest::Method::DELETE, "", None).await;
-    let _ = std::fs::remove_dir_all(&profile);
 }

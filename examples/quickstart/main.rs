@@ -129,6 +129,19 @@ fn decode_key(text: &str) -> Option<Vec<u8>> {
 /// created on first start.
 const DEFAULT_DATABASE: &str = "sqlite://quickstart.db?mode=rwc";
 
+/// The database for people: a SQLite file's full path, or the URL without its password.
+fn describe_database(url: &str) -> String {
+    if let Some(file) = url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest)) {
+        let path = std::path::Path::new(file);
+        let full = std::env::current_dir().map(|dir| dir.join(path)).unwrap_or_else(|_| path.to_owned());
+        return format!("the SQLite file {} (DATABASE_URL to change)", full.display());
+    }
+    match url.split_once('@').and_then(|(creds, host)| Some((creds.rsplit_once(':')?.0, host))) {
+        Some((user, host)) if user.contains("://") && !user.ends_with('/') => format!("{user}:***@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
 /// Friendly HTML pages for the errors handlers answer in plain text.
 fn error_pages() -> ErrorHandlers<actix_web::body::BoxBody> {
     [StatusCode::BAD_REQUEST, StatusCode::FORBIDDEN, StatusCode::INTERNAL_SERVER_ERROR]
@@ -171,7 +184,7 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    println!("quickstart: users and devices in {database_url}");
+    println!("quickstart: users and devices in {}", describe_database(&database_url));
     if seeded {
         println!("quickstart: created the demo user {} / {}", DEMO_USER.0, DEMO_USER.1);
     }

@@ -7,7 +7,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{App, test, web};
 use login_runtime::test::TestLoginExt;
 
-use super::{error_pages, login_manager, pages, session_middleware, views};
+use super::{describe_database, error_pages, login_manager, pages, session_middleware, views};
 use crate::users::Db;
 
 /// The app as `main` builds it, with a fresh in-memory database and a random key.
@@ -388,4 +388,12 @@ fn keys_pasted_from_openssl_decode_wrapped_or_not() {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(super::decode_key(&hex).as_deref(), Some(&bytes[..]));
     assert_eq!(super::decode_key("not a key!"), None);
+}
+
+#[actix_web::test]
+async fn the_database_is_described_without_its_password() {
+    let here = std::env::current_dir().unwrap().join("quickstart.db");
+    assert!(describe_database("sqlite://quickstart.db?mode=rwc").contains(&here.display().to_string()));
+    assert_eq!(describe_database("postgres://app:s3cret@db:5432/app"), "postgres://app:***@db:5432/app");
+    assert_eq!(describe_database("postgres://app@db/app"), "postgres://app@db/app");
 }

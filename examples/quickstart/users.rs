@@ -13,8 +13,9 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use login_runtime::{AuthUser, request_loader, user_loader};
 use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row};
 
 #[derive(Clone, Debug, AuthUser, Serialize)]
 pub struct User {
@@ -50,7 +51,15 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS users (
         password_hash TEXT NOT NULL
     )"];
 
-const COLUMNS: &str = "id, username, display_name, active, security_stamp, api_token, password_hash";
+/// A query for one user, by the condition `$where` on `$1`.
+macro_rules! select_user {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, username, display_name, active, security_stamp, api_token, password_hash FROM users WHERE ",
+            $where
+        )
+    };
+}
 
 /// The demo account seeded on first start (printed by `main`).
 pub const DEMO_USER: (&str, &str) = ("ada", "correct horse");
@@ -117,31 +126,23 @@ impl Db {
         Ok(())
     }
 
-    async fn one(&self, column: &str, value: impl ToString) -> Result<Option<User>, sqlx::Error> {
-        // `column` is one of this file's constants, never user input.
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
-        let query = sqlx::query(&sql);
-        let query = if column == "id" {
-            query.bind(value.to_string().parse::<i64>().unwrap_or(-1))
-        } else {
-            query.bind(value.to_string())
-        };
+    async fn one<'q>(&self, query: Query<'q, Any, AnyArguments<'q>>) -> Result<Option<User>, sqlx::Error> {
         query.fetch_optional(&self.pool).await?.map(|row| user(&row)).transpose()
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
-        self.one("id", id).await
+        self.one(sqlx::query(select_user!("id = $1")).bind(id)).await
     }
 
     pub async fn by_api_token(&self, token: &str) -> Result<Option<User>, sqlx::Error> {
-        self.one("api_token", token).await
+        self.one(sqlx::query(select_user!("api_token = $1")).bind(token.to_owned())).await
     }
 
     /// The user with these credentials, if they are right (active or not: the caller decides).
     /// An unknown name costs the same time as a wrong password (a dummy hash is verified), so
     /// timing does not tell which names exist.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>, sqlx::Error> {
-        let user = self.one("username", username).await?;
+        let user = self.one(sqlx::query(select_user!("username = $1")).bind(username.to_owned())).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let ok = verify_password(hash, password.to_owned()).await;
         Ok(user.filter(|_| ok))
