@@ -397,3 +397,39 @@ async fn the_database_is_described_without_its_password() {
     assert_eq!(describe_database("postgres://app:s3cret@db:5432/app"), "postgres://app:***@db:5432/app");
     assert_eq!(describe_database("postgres://app@db/app"), "postgres://app@db/app");
 }
+
+#[actix_web::test]
+async fn a_device_is_ended_from_a_stale_login_and_is_told_why() {
+    let app = app!();
+    let (mut laptop, mut phone) = (Jar::default(), Jar::default());
+    // The laptop's forms are on the Devices page: its browser says so in `Referer`.
+    let from_laptop = |req: test::TestRequest| {
+        req.insert_header((header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"))
+            .insert_header((header::REFERER, "http://localhost:8080/devices"))
+    };
+    let from_phone = |req: test::TestRequest| {
+        req.insert_header((header::USER_AGENT, "Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile Safari/537.36"))
+    };
+    let ada = [("username", "ada"), ("password", "correct horse"), ("remember", "on")];
+    post!(app, laptop, "/login", ada, from_laptop);
+    post!(app, phone, "/login", ada[..2], from_phone);
+    // The laptop's browser restarted: only the remember-me cookie is left, the login is stale.
+    laptop.0.retain(|c| c.name() == "remember_token");
+    let page = body(send!(app, laptop, from_laptop(get("/devices")))).await;
+    let action = page.split(r#"action="/devices/"#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let end = format!("/devices/{action}");
+    // Ending a device asks for the password first, then comes back to the Devices page (the
+    // form's page), not to the POST-only action.
+    let res = post!(app, laptop, &end, [], from_laptop);
+    assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, "/reauth?next=%2Fdevices"));
+    let res = post!(app, laptop, "/reauth", [("password", "correct horse"), ("next", "/devices")], from_laptop);
+    assert_eq!(location(&res), "/devices");
+    assert_eq!(send!(app, laptop, from_laptop(get("/devices"))).status(), StatusCode::OK);
+    let res = post!(app, laptop, &end, [], from_laptop);
+    assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, "/devices"));
+    // The phone is sent to the login page, which says why.
+    let res = send!(app, phone, from_phone(get("/settings")));
+    assert_eq!(location(&res), "/login?next=%2Fsettings");
+    let page = body(send!(app, phone, from_phone(get("/login?next=%2Fsettings")))).await;
+    assert!(page.contains("You were logged out from another device."), "{page}");
+}

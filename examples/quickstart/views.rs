@@ -6,8 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
     Authenticated, CurrentUser, LoginError, LoginOptions, confirm_login, flash, fresh_login_required, is_safe_next,
-    login_fresh, login_id, login_required, login_url, login_user_with, logins, logout_user, next_url, revoke_login,
-    revoke_other_logins,
+    login_fresh, login_id, login_required, login_url, login_user_with, logins, logout_reason, logout_user, next_url,
+    revoke_login, revoke_other_logins,
 };
 use minijinja::context;
 use serde::Deserialize;
@@ -83,7 +83,9 @@ struct LoginQuery {
 async fn login_form(req: HttpRequest, query: web::Query<LoginQuery>) -> actix_web::Result<HttpResponse> {
     // Only a safe `next` is carried on: the hidden field is re-checked on POST anyway. A failed
     // login comes back here with its username, so only the password is typed again.
-    render(&req, "login.html", context! { next => next_url(&req), username => query.username }).await
+    // Why the last login ended, when it ended elsewhere ("logged out from another device").
+    let why = logout_reason(&req).map(|reason| reason.to_string());
+    render(&req, "login.html", context! { next => next_url(&req), username => query.username, why }).await
 }
 
 #[derive(Deserialize)]

@@ -34,6 +34,10 @@ pub enum LoginError {
     Session(String),
     /// The [login registry](crate::LoginRegistry) failed.
     Registry(String),
+    /// [`login_user`](crate::login_user) was called on a manager built with
+    /// [`LoginManager::from_request_loader`](crate::LoginManager::from_request_loader), which
+    /// keeps no logins.
+    NoUserLoader,
     /// A function of the login registry was called, but the manager has no
     /// [`login_registry`](crate::LoginManager::login_registry).
     RegistryMissing,
@@ -65,6 +69,10 @@ impl std::fmt::Display for LoginError {
             }
             Self::Session(e) => write!(f, "the session could not be used: {e}"),
             Self::Registry(e) => write!(f, "the login registry failed: {e}"),
+            Self::NoUserLoader => f.write_str(
+                "`login_user` needs a user loader: this manager only has a request loader; \
+                 build it with `LoginManager::new(user_loader).request_loader(..)`",
+            ),
             Self::RegistryMissing => {
                 f.write_str("no login registry is configured: add `.login_registry(..)` to the `LoginManager`")
             }

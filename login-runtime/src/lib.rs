@@ -97,7 +97,10 @@
 //! and as middleware, wrapped after actix-session's `SessionMiddleware` (so it runs outside
 //! it). The login message is flashed into the session (or, for a visitor without a session,
 //! named in a short-lived cookie, so that cookieless requests store nothing on the server); the
-//! login page reads it with [`FlashMessages`].
+//! login page reads it with [`FlashMessages`]. Finish configuring it before
+//! the first clone: a clone is the same manager, and configuring one panics at start-up
+//! (Flask-Login has one manager per app; a configured copy here would be a second manager
+//! without its middleware).
 //!
 //! ```no_run
 //! # use login_runtime::AuthUser;
@@ -137,6 +140,33 @@
 //! 401 with a JSON body naming the login URL; htmx requests get a 401 with `HX-Redirect`.
 //! Users whose login is not fresh get the same from the refresh view under
 //! [`#[fresh_login_required]`](macro@fresh_login_required).
+//!
+//! A refused request other than `GET`/`HEAD` (a form's `POST`) cannot be replayed by a
+//! redirect: its `next` is the page the form was on, when `Referer` names a page of this site
+//! (and `Origin`, if sent, is this site), else there is none and the login view's default
+//! applies. Flask-Login puts the POST's own path in `next`, which after logging in the browser
+//! `GET`s into a 404 or 405.
+//!
+//! The app's own checks refuse the same way with [`unauthorized`] and [`needs_refresh`]
+//! (Flask's `login_manager.unauthorized()` and `needs_refresh()`), from a handler, an
+//! extractor or a middleware.
+//!
+//! When a login ended without a logout in this browser (a device ended from another, a
+//! password change, strong session protection, the idle or absolute timeout), the login page
+//! can say why with [`logout_reason`], and JSON clients find it as `"reason"` in the 401.
+//! Flask-Login has no equivalent: there such a user only sees "Please log in".
+//!
+//! [`login_fresh`], [`login_remembered`] and [`confirm_login`] are `async`: each resolves the
+//! request's login first (sharing the one load with the extractors), so they answer the same
+//! whatever the handler extracted, and `confirm_login` confirms a login restored from the
+//! remember cookie. In Flask they read `session` directly, which the remember cookie fills in
+//! before any view runs.
+//!
+//! # A token-only API
+//!
+//! A service that authenticates every request by an API key or a bearer token, with no
+//! sessions, builds its manager with [`LoginManager::from_request_loader`]: no user loader, no
+//! session middleware; the guards, extractors, refusals and events are the same.
 //!
 //! # Going to production
 //!

@@ -90,6 +90,7 @@ pub(crate) trait DynUserLoader: Send + Sync {
 
 pub(crate) trait DynRequestLoader: Send + Sync {
     fn load(&self, req: &HttpRequest) -> LoadFuture;
+    fn user_type(&self) -> &'static str;
 }
 
 fn finish<O: LoadOutput>(out: O) -> Result<Option<SharedUser>, LoginError> {
@@ -180,5 +181,9 @@ impl<L: RequestLoader> DynRequestLoader for L {
             finish(loader.call(args).await)
         };
         boxed(load, |_| tracing::debug_span!("request_loader"), "")
+    }
+
+    fn user_type(&self) -> &'static str {
+        std::any::type_name::<<L::Output as LoadOutput>::User>()
     }
 }

@@ -111,6 +111,9 @@ pub fn login_user_with<U: AuthUser + Clone>(
     options: LoginOptions,
 ) -> Result<(), LoginError> {
     let manager = LoginManager::from_request(req)?;
+    if manager.settings().loader.is_none() {
+        return Err(LoginError::NoUserLoader);
+    }
     if !options.force && !user.is_active() {
         return Err(LoginError::Inactive);
     }

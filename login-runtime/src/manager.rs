@@ -33,7 +33,8 @@ pub(crate) struct Message {
 
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub(crate) loader: Arc<dyn DynUserLoader>,
+    /// `None` for a manager with only a request loader.
+    pub(crate) loader: Option<Arc<dyn DynUserLoader>>,
     pub(crate) request_loader: Option<Arc<dyn DynRequestLoader>>,
     pub(crate) anonymous: AnonymousFactory,
     pub(crate) anonymous_type: &'static str,
@@ -123,6 +124,12 @@ pub(crate) struct Shared {
 ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key))
 ///     .wrap(manager.middleware());
 /// ```
+///
+/// Configure it completely before the first clone: a clone is the same manager (what the
+/// middleware and every `App` share), and a builder method called on a manager that has been
+/// cloned, or after [`middleware`](Self::middleware), panics at start-up instead of making a
+/// separate copy that nothing installs (which could only answer 500 at its first request).
+/// For two configurations, build two managers, each with its own middleware.
 #[derive(Clone)]
 pub struct LoginManager {
     pub(crate) shared: Arc<Shared>,
@@ -132,7 +139,8 @@ impl std::fmt::Debug for LoginManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = &self.shared.settings;
         f.debug_struct("LoginManager")
-            .field("user", &s.loader.user_type())
+            .field("user", &s.loader.as_ref().map(|l| l.user_type()))
+            .field("request_user", &s.request_loader.as_ref().map(|l| l.user_type()))
             .field("anonymous_user", &s.anonymous_type)
             .field("login_view", &s.login_view)
             .field("refresh_view", &s.refresh_view)
@@ -148,9 +156,49 @@ impl LoginManager {
     /// "Please log in to access this page." in category `message`, the default
     /// [`AnonymousUser`].
     pub fn new<L: UserLoader>(loader: L) -> Self {
+        Self::with_loaders(Some(Arc::new(loader)), None)
+    }
+
+    /// A manager for an API that authenticates every request by itself (an API key, a bearer
+    /// token) and keeps no login in a session: only a
+    /// [`#[request_loader]`](macro@crate::request_loader) function, no user loader.
+    ///
+    /// Guards, extractors, refusals ([`unauthorized`](crate::unauthorized)) and events work as
+    /// with [`new`](Self::new); actix-session's middleware is not needed. The session and the
+    /// remember cookie are never read, and [`login_user`](crate::login_user) is an error
+    /// ([`LoginError::NoUserLoader`]). Flask-Login needs a user loader even then; here a
+    /// dummy one would only be dead code that could be mistaken for a login path.
+    ///
+    /// ```
+    /// use actix_web::{App, HttpRequest, get, http::header};
+    /// use login_runtime::{Authenticated, AuthUser, LoginManager, login_required, request_loader};
+    ///
+    /// #[derive(AuthUser)]
+    /// struct Client { id: String }
+    ///
+    /// #[request_loader]
+    /// async fn load_from_token(req: HttpRequest) -> Option<Client> {
+    ///     let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    ///     (token == "Bearer s3cret").then(|| Client { id: "reporting".into() })
+    /// }
+    ///
+    /// #[get("/api/report")]
+    /// #[login_required]
+    /// async fn report(client: Authenticated<Client>) -> String {
+    ///     format!("report for {}", client.id)
+    /// }
+    ///
+    /// let manager = LoginManager::from_request_loader(load_from_token).www_authenticate("Bearer");
+    /// let app = App::new().app_data(manager.clone()).wrap(manager.middleware()).service(report);
+    /// ```
+    pub fn from_request_loader<L: RequestLoader>(loader: L) -> Self {
+        Self::with_loaders(None, Some(Arc::new(loader)))
+    }
+
+    fn with_loaders(loader: Option<Arc<dyn DynUserLoader>>, request_loader: Option<Arc<dyn DynRequestLoader>>) -> Self {
         let settings = Settings {
-            loader: Arc::new(loader),
-            request_loader: None,
+            loader,
+            request_loader,
             anonymous: Arc::new(|| Rc::new(AnonymousUser) as SharedUser),
             anonymous_type: std::any::type_name::<AnonymousUser>(),
             login_view: None,
@@ -188,13 +236,18 @@ impl LoginManager {
     }
 
     fn settings_mut(&mut self) -> &mut Settings {
-        // Configuration happens before the manager is shared; should a clone exist, it keeps
-        // its own settings.
-        if Arc::get_mut(&mut self.shared).is_none() {
-            let settings = self.shared.settings.clone();
-            self.shared = Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) });
+        // A copy configured on its own would be a second manager that nothing installs: as app
+        // data without its middleware it could only answer 500 at request time. Configuring
+        // after a clone (or after `middleware()`) is refused here, at start-up.
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => &mut shared.settings,
+            None => panic!(
+                "a `LoginManager` is configured after it was cloned (or after `middleware()`): \
+                 the copy would be a separate manager without its middleware; finish configuring \
+                 the manager first, then clone it and call `middleware()` (for two \
+                 configurations, build two managers with `LoginManager::new`)"
+            ),
         }
-        &mut Arc::get_mut(&mut self.shared).expect("unique after the copy above").settings
     }
 
     /// Also load users from the request itself (API keys, `Authorization` headers) when the

@@ -514,6 +514,10 @@ enum Verdict {
 /// protection, and pick the loader to run, if any.
 fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestLogin>>) -> Result<Start, LoginError> {
     let settings = manager.settings();
+    // A manager with only a request loader keeps no logins: the session is not even read.
+    if settings.loader.is_none() {
+        return request_loader(req, manager);
+    }
     let session = req.get_session();
     // A test login is listed in the registry as this request ends, as if an earlier request
     // had made it: this request does not ask the registry about it.
@@ -622,7 +626,8 @@ fn check(req: &HttpRequest, manager: &LoginManager, mut record: LoginRecord, id:
         },
         _ => None,
     };
-    let load = settings.loader.load(id, req, listed);
+    let Some(loader) = &settings.loader else { return Verdict::NoLogin };
+    let load = loader.load(id, req, listed);
     Verdict::Load { load, record, write: changed.then(|| id.to_owned()) }
 }
 
@@ -643,8 +648,10 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
         });
         match token {
             Some((token, listed)) => {
-                let load = settings.loader.load(&token.user_id, req, listed);
-                return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
+                if let Some(loader) = &settings.loader {
+                    let load = loader.load(&token.user_id, req, listed);
+                    return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
+                }
             }
             None => {
                 tracing::info!("clearing an invalid or expired remember cookie");

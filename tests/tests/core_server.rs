@@ -100,9 +100,16 @@ async fn a_refused_form_post_is_redirected_with_303_and_its_body_dropped() {
     let client = browser();
     let res = client.post(server.url("/password")).form(&[("password", "hijacked")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    // A refused POST does not put its own path in `next` (a GET of it would 404, issue 15): with
-    // no Referer saying which page the form was on, the login view alone.
+    // Never the POST-only path in `next`: the form's page when the request names it (issue 15).
     assert_eq!(location(&res), "/login");
+    let res = client
+        .post(server.url("/password"))
+        .header("referer", server.url("/settings?tab=security"))
+        .form(&[("password", "hijacked")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/login?next=%2Fsettings%3Ftab%3Dsecurity");
     assert_eq!(db.user(ADA).password_hash, common::hash("lovelace"));
     server.stop().await;
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::test::{self, TestRequest};
+use actix_web::{App, HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
-    Authenticated, CurrentUser, LoginEventKind, MemoryLoginRegistry, SessionProtection, confirm_login,
-    fresh_login_required, login_fresh, login_id, login_remembered, login_required, logout_reason, needs_refresh,
-    revoke_login, unauthorized,
+    Authenticated, CurrentUser, LoginEvent, LoginEventKind, LoginManager, MemoryLoginRegistry, SessionProtection,
+    confirm_login, fresh_login_required, login_fresh, login_id, login_remembered, login_required, logout_reason,
+    needs_refresh, revoke_login, unauthorized,
 };
 use support::*;
 
@@ -355,4 +355,78 @@ async fn logging_in_again_forgets_the_reason() {
     assert_eq!(c.get(&app, "/why").await.body, "none");
     // Nobody was logged in: nothing to tell.
     assert_eq!(Client::new().get(&app, "/why").await.body, "none");
+}
+
+// ---- 4. a manager with only a request loader ----
+
+#[actix_web::test]
+async fn a_manager_with_only_a_request_loader_guards_extracts_and_refuses() {
+    let env = Env::new();
+    let events = env.events.clone();
+    let login = LoginManager::from_request_loader(load_from_token)
+        .on_event(move |e: LoginEvent| {
+            events.record(&e);
+            async {}
+        })
+        .www_authenticate("Bearer realm=\"api\"");
+    // No session middleware at all: a token-only API keeps no sessions.
+    let app = test::init_service(
+        App::new()
+            .app_data(login.clone())
+            .app_data(env.db.clone())
+            .wrap(login.middleware())
+            .configure(support::routes)
+            .configure(routes),
+    )
+    .await;
+    let call = |uri: &str, token: bool| {
+        let mut req = TestRequest::get().uri(uri);
+        if token {
+            req = req.insert_header(("authorization", format!("Bearer {BOB_TOKEN}")));
+        }
+        req.to_request()
+    };
+    for uri in ["/secret", "/admin", "/fresh"] {
+        let res = test::call_service(&app, call(uri, false)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer realm=\"api\"");
+    }
+    assert_eq!(env.events.count(LoginEventKind::Unauthorized), 3);
+    let body = |res| async { String::from_utf8(test::read_body(res).await.to_vec()).unwrap() };
+    assert_eq!(body(test::call_service(&app, call("/secret", true)).await).await, "secret of bob");
+    assert_eq!(body(test::call_service(&app, call("/whoami", true)).await).await, "user:bob");
+    assert_eq!(body(test::call_service(&app, call("/whoami", false)).await).await, "anonymous");
+    assert_eq!(body(test::call_service(&app, call("/admin", true)).await).await, "admin");
+    // Request-loaded users are never fresh.
+    assert_eq!(test::call_service(&app, call("/fresh", true)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.events.count(LoginEventKind::LoadedFromRequest), 4);
+    // Logging in needs a user loader: a clear 500, not a login nobody can load.
+    let res = test::call_service(&app, TestRequest::post().uri("/login?user=ada").to_request()).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(env.db.loads(), 0);
+}
+
+// ---- 5. configuring a copy ----
+
+#[test]
+fn configuring_a_manager_after_cloning_it_is_refused_at_start_up() {
+    let panics = |configure: fn(LoginManager) -> LoginManager| {
+        let env = Env::new();
+        let manager = env.manager();
+        let installed = manager.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| configure(manager)));
+        drop(installed);
+        let message = *result.expect_err("refused").downcast::<&str>().unwrap();
+        assert!(message.contains("configured after it was cloned"), "{message}");
+    };
+    panics(|m| m.clone().login_view("/elsewhere"));
+    panics(|m| m.clone().refresh_view("/elsewhere"));
+    panics(|m| {
+        let _middleware = m.middleware();
+        m.login_view("/elsewhere")
+    });
+    // Configured first, then cloned: one manager.
+    let env = Env::new();
+    let manager = env.manager().login_view("/signin");
+    let _copies = (manager.clone(), manager.middleware());
 }
