@@ -12,8 +12,8 @@ use actix_web::{FromRequest, HttpRequest};
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
+use crate::resolve::UserFuture;
 use crate::respond::{Refusal, refuse};
-use crate::state::UserFuture;
 use crate::user::{AnonymousUser, AuthUser, SharedUser, downcast};
 
 /// The current user: the logged-in user, or the anonymous one (Flask's `current_user`).

@@ -18,8 +18,9 @@ use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
 use crate::manager::LoginManager;
+use crate::resolve::UserFuture;
 use crate::respond::{Refusal, refuse};
-use crate::state::{RequestState, Source, UserFuture};
+use crate::state::{RequestState, Source};
 
 /// The extractors `T`, behind a login check (and, with `FRESH`, a fresh-login check whose
 /// maximum age is `MAX_AGE` seconds, 0 for none).

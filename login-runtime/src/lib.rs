@@ -214,18 +214,22 @@ mod events;
 mod extract;
 mod flash;
 mod guard;
+mod listing;
 pub mod loader;
 mod login;
+mod logins;
 mod manager;
 mod middleware;
 #[cfg(test)]
 mod proptests;
 mod proxy;
 mod reason;
+mod record;
 #[cfg(feature = "redis")]
 mod redis_registry;
 mod registry;
 mod remember;
+mod resolve;
 mod respond;
 mod state;
 pub mod template;
@@ -247,15 +251,14 @@ pub use loader::{RequestLoader, UserLoader};
 pub use login::{
     LoginOptions, confirm_login, login_fresh, login_remembered, login_user, login_user_with, logout_user, next_url,
 };
+pub use logins::{login_id, logins, revoke_login, revoke_other_logins};
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
 pub use reason::{LogoutReason, logout_reason};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_registry::RedisLoginRegistry;
-pub use registry::{
-    LoginInfo, LoginRegistry, MemoryLoginRegistry, login_id, logins, revoke_login, revoke_other_logins,
-};
+pub use registry::{LoginInfo, LoginRegistry, MemoryLoginRegistry};
 pub use remember::RememberMe;
 pub use respond::{needs_refresh, unauthorized};
 pub use url::{is_safe_next, login_url, make_next_param};

@@ -14,11 +14,11 @@ use crate::reason;
 use crate::remember::Token;
 use std::rc::Rc;
 
-use crate::registry::{RegistryOp, login_info, new_login_id, queue, queue_removal};
-use crate::state::{
-    CookieOp, LoginRecord, SessionHashed, Slot, Source, client_ident, current_record, remember_cookie, remove_login,
-    resolve_login, with_state,
-};
+use crate::listing::{login_info, queue, queue_removal};
+use crate::record::{LoginRecord, SessionHashed, client_ident, remove_login};
+use crate::registry::{RegistryOp, new_login_id};
+use crate::resolve::resolve_login;
+use crate::state::{CookieOp, Slot, Source, current_record, remember_cookie, with_state};
 use crate::url::is_safe_next;
 use crate::user::AuthUser;
 use crate::user::SharedUser;

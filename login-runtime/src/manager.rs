@@ -15,7 +15,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::LoginError;
 use crate::events::{Hook, LoginEvent, hook};
 use crate::loader::{DynRequestLoader, DynUserLoader, RequestLoader, UserLoader};
-use crate::middleware::LoginMiddleware;
 use crate::registry::{DynLoginRegistry, LoginRegistry};
 use crate::remember::RememberMe;
 use crate::user::{AnonymousUser, AuthUser, SharedUser};
@@ -541,16 +540,6 @@ impl LoginManager {
     {
         self.settings_mut().hooks.push(hook(hook_fn));
         self
-    }
-
-    /// The middleware to wrap around the `App`, after actix-session's `SessionMiddleware`
-    /// (so that it runs outside it).
-    ///
-    /// Without it, extractors and [`login_user`](crate::login_user) answer 500 with a log line
-    /// naming the fix. The check is made per manager, at no cost per request: a manager shared
-    /// by several `App`s counts as installed once any of them wraps its middleware.
-    pub fn middleware(&self) -> LoginMiddleware {
-        LoginMiddleware::new(self.clone())
     }
 
     pub(crate) fn settings(&self) -> &Settings {

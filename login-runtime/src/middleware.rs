@@ -12,9 +12,11 @@ use futures_core::future::LocalBoxFuture;
 use pin_project_lite::pin_project;
 
 use crate::error::LoginError;
+use crate::listing::add_login;
 use crate::manager::LoginManager;
-use crate::registry::{RegistryOp, add_login};
-use crate::state::{CookieOp, RequestState, has_login, remove_login};
+use crate::record::{has_login, remove_login};
+use crate::registry::RegistryOp;
+use crate::state::{CookieOp, RequestState};
 
 /// The middleware half of a [`LoginManager`]; get it from [`LoginManager::middleware`] and
 /// wrap it around the app after actix-session's `SessionMiddleware`, so that it runs outside
@@ -24,9 +26,15 @@ pub struct LoginMiddleware {
     manager: LoginManager,
 }
 
-impl LoginMiddleware {
-    pub(crate) fn new(manager: LoginManager) -> Self {
-        Self { manager }
+impl LoginManager {
+    /// The middleware to wrap around the `App`, after actix-session's `SessionMiddleware`
+    /// (so that it runs outside it).
+    ///
+    /// Without it, extractors and [`login_user`](crate::login_user) answer 500 with a log line
+    /// naming the fix. The check is made per manager, at no cost per request: a manager shared
+    /// by several `App`s counts as installed once any of them wraps its middleware.
+    pub fn middleware(&self) -> LoginMiddleware {
+        LoginMiddleware { manager: self.clone() }
     }
 }
 

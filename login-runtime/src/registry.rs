@@ -5,13 +5,9 @@ use std::fmt::Display;
 use std::future::{Future, ready};
 use std::sync::{Arc, Mutex};
 
-use actix_web::HttpRequest;
 use futures_core::future::LocalBoxFuture;
 
 use crate::error::LoginError;
-use crate::manager::LoginManager;
-use crate::state::{LoginRecord, SessionHashed, current_record, with_state};
-use crate::user::AuthUser;
 
 /// One login of a user, as the registry keeps it.
 ///
@@ -23,12 +19,12 @@ use crate::user::AuthUser;
 pub struct LoginInfo {
     /// The login's id: random, unique among the user's logins.
     pub id: u64,
-    /// The user's id ([`AuthUser::get_id`]).
+    /// The user's id ([`AuthUser::get_id`](crate::AuthUser::get_id)).
     pub user_id: String,
     /// When the login was made (seconds since the Unix epoch, by the manager's clock).
     pub created_at: u64,
     /// When a request last used the login (seconds since the Unix epoch). Written at most once
-    /// per [`activity_write_interval`](LoginManager::activity_write_interval) (default: 5
+    /// per [`activity_write_interval`](crate::LoginManager::activity_write_interval) (default: 5
     /// minutes without an idle timeout), so it may be that much behind.
     #[serde(default)]
     pub last_seen: u64,
@@ -37,7 +33,7 @@ pub struct LoginInfo {
     /// registry may forget it from then on; the runtime no longer lists it.
     #[serde(default = "never")]
     pub expires_at: u64,
-    /// A digest of the user's [session hash](AuthUser::session_hash) when the login was made
+    /// A digest of the user's [session hash](crate::AuthUser::session_hash) when the login was made
     /// (opaque): a login whose user's session hash changed since (a password change) is over,
     /// and no longer listed.
     #[serde(default)]
@@ -85,7 +81,7 @@ impl LoginInfo {
 ///
 /// Without a registry a login lives only in its session (and its remember cookie): nothing
 /// can list it, and only a change of the user's session hash can end it from elsewhere. With
-/// one ([`LoginManager::login_registry`]), each login gets an id, stored in the session next to
+/// one ([`LoginManager::login_registry`](crate::LoginManager::login_registry)), each login gets an id, stored in the session next to
 /// the login and in its remember cookie, and:
 ///
 /// - [`login_user`](crate::login_user) *adds* the login (a restore from its remember cookie
@@ -95,10 +91,11 @@ impl LoginInfo {
 /// - every request that loads the user asks the registry whether its login is still listed: a
 ///   login that is not (revoked from another device, or made before the registry was
 ///   configured) ends there, and its remember cookie no longer logs anyone in;
-/// - [`logins`] lists a user's logins, [`revoke_login`] and [`revoke_other_logins`] end them.
+/// - [`logins`](crate::logins) lists a user's logins, [`revoke_login`](crate::revoke_login) and
+///   [`revoke_other_logins`](crate::revoke_other_logins) end them.
 ///
 /// ASVS asks that ending sessions follows a re-entered password: guard the handlers that call
-/// [`revoke_login`] with [`#[fresh_login_required]`](macro@crate::fresh_login_required).
+/// [`revoke_login`](crate::revoke_login) with [`#[fresh_login_required]`](macro@crate::fresh_login_required).
 ///
 /// ```
 /// use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -142,7 +139,7 @@ pub trait LoginRegistry: Send + Sync + 'static {
     /// until at least `expires_at`: sets its [`last_seen`](LoginInfo::last_seen), and raises
     /// its [`expires_at`](LoginInfo::expires_at) to `expires_at` if that is later. Does
     /// nothing to a login that is not listed. Called at most once per login per
-    /// [`activity_write_interval`](LoginManager::activity_write_interval), never on every
+    /// [`activity_write_interval`](crate::LoginManager::activity_write_interval), never on every
     /// request.
     ///
     /// A registry should also forget, on its own, the logins whose `expires_at` has passed
@@ -316,21 +313,6 @@ pub(crate) enum RegistryOp {
 /// A remember cookie that lasts longer logs the user back in, as the same login.
 pub(crate) const FORGET_UNSEEN: u64 = 30 * 24 * 3600;
 
-/// Until when a login made (or restored) at `login_at` and seen at `seen` can be used: its
-/// session until the timeouts (and [`FORGET_UNSEEN`]) end it, its remember cookie until
-/// `remember_until`.
-pub(crate) fn usable_until(manager: &LoginManager, login_at: u64, seen: u64, remember_until: Option<u64>) -> u64 {
-    let settings = manager.settings();
-    let mut until = seen.saturating_add(FORGET_UNSEEN);
-    if let Some(idle) = settings.idle_timeout {
-        until = until.min(seen.saturating_add(idle));
-    }
-    if let Some(absolute) = settings.absolute_timeout {
-        until = until.min(login_at.saturating_add(absolute));
-    }
-    until.max(remember_until.unwrap_or(0))
-}
-
 /// A new login id: 40 random bits, never 0 (no id). It only has to be unique among one user's
 /// logins (a user with 10,000 listed logins has odds of 1 in 20,000 of a clash), and the session
 /// carries it on every request: at 13 digits it costs ~3 bytes less a request than 53 bits
@@ -343,180 +325,6 @@ pub(crate) fn new_login_id() -> u64 {
         panic!("the operating system's random number generator failed: {error}");
     }
     (u64::from_le_bytes(bytes) >> 24).max(1)
-}
-
-/// The registry entry of a login made now on this request, by a user with session-hash digest
-/// `session_hash`, with a remember cookie valid until `remember_until`.
-pub(crate) fn login_info(
-    req: &HttpRequest,
-    manager: &LoginManager,
-    user_id: &str,
-    id: u64,
-    session_hash: Option<u64>,
-    remember_until: Option<u64>,
-) -> LoginInfo {
-    // A parsed address: at most 45 characters, whatever the headers said.
-    let address = crate::proxy::client_ip(req, manager.settings()).map(|ip| ip.to_string());
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(256).collect());
-    let now = manager.now();
-    LoginInfo {
-        id,
-        user_id: user_id.to_owned(),
-        created_at: now,
-        last_seen: now,
-        expires_at: usable_until(manager, now, now, remember_until),
-        session_hash,
-        remembered: remember_until.is_some(),
-        address,
-        user_agent,
-    }
-}
-
-/// Queues a change for the middleware.
-pub(crate) fn queue(req: &HttpRequest, op: RegistryOp) {
-    with_state(req, |state| state.registry.push(op));
-}
-
-/// Queues the removal of the login in `record`, if it has an id and a registry is configured.
-pub(crate) fn queue_removal(req: &HttpRequest, manager: &LoginManager, record: &LoginRecord, user_id: &str) {
-    if manager.settings().registry.is_some()
-        && let Some(login_id) = record.login_id
-    {
-        queue(req, RegistryOp::Remove { user_id: user_id.to_owned(), login_id });
-    }
-}
-
-fn registry(manager: &LoginManager) -> Result<&dyn DynLoginRegistry, LoginError> {
-    manager.settings().registry.as_deref().ok_or(LoginError::RegistryMissing)
-}
-
-/// The id of the login in force for this request, if it has one (to mark "this device" in a
-/// list of [`logins`]). `None` without a login, or without a registry.
-pub fn login_id(req: &HttpRequest) -> Option<u64> {
-    current_record(req).and_then(|(record, _)| record.login_id)
-}
-
-/// Every login of `user` that can still be used, oldest first. The registry's logins that can
-/// not are removed on the way: those past their [`expires_at`](LoginInfo::expires_at) (their
-/// timeouts passed and their remember cookie expired, or not seen for 30 days), past the
-/// manager's [absolute timeout](LoginManager::absolute_timeout) without a remember cookie,
-/// and those made before the user's [session hash](AuthUser::session_hash) changed.
-///
-/// # Errors
-/// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.
-pub async fn logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result<Vec<LoginInfo>, LoginError> {
-    let manager = LoginManager::from_request(req)?;
-    let registry = registry(manager)?;
-    let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    live_logins(registry, manager, &user_id, user.hash_digest()).await
-}
-
-/// The listed logins of `user_id` (whose session-hash digest is now `hash`), oldest first,
-/// once those that can no longer be used are removed.
-async fn live_logins(
-    registry: &dyn DynLoginRegistry,
-    manager: &LoginManager,
-    user_id: &str,
-    hash: Option<u64>,
-) -> Result<Vec<LoginInfo>, LoginError> {
-    let (mut live, dead): (Vec<_>, Vec<_>) =
-        registry.list(user_id).await?.into_iter().partition(|l| !over(manager, l, hash));
-    for login in dead {
-        registry.remove(user_id, login.id).await?;
-    }
-    live.sort_by_key(|l| (l.created_at, l.id));
-    Ok(live)
-}
-
-/// Whether `login` can no longer be used, now that the user's session-hash digest is `hash`.
-fn over(manager: &LoginManager, login: &LoginInfo, hash: Option<u64>) -> bool {
-    let now = manager.now();
-    login.is_expired(now)
-        || login.session_hash.is_some_and(|at_login| Some(at_login) != hash)
-        || manager
-            .settings()
-            .absolute_timeout
-            .is_some_and(|timeout| !login.remembered && now.saturating_sub(login.created_at) > timeout)
-}
-
-/// Lists the new login `login`, then ends the user's logins that can no longer be used and,
-/// beyond [`LoginManager::max_logins_per_user`], the oldest others. Only the listing can fail
-/// the login: the clean-up is tried again at the next login.
-pub(crate) async fn add_login(
-    registry: &dyn DynLoginRegistry,
-    manager: &LoginManager,
-    login: LoginInfo,
-) -> Result<(), LoginError> {
-    let (user_id, new_id, hash) = (login.user_id.clone(), login.id, login.session_hash);
-    registry.add(login).await?;
-    if let Err(error) = prune(registry, manager, &user_id, new_id, hash).await {
-        tracing::warn!(%error, "could not remove a user's old logins from the login registry");
-    }
-    Ok(())
-}
-
-async fn prune(
-    registry: &dyn DynLoginRegistry,
-    manager: &LoginManager,
-    user_id: &str,
-    new_id: u64,
-    hash: Option<u64>,
-) -> Result<(), LoginError> {
-    let mut others = live_logins(registry, manager, user_id, hash).await?;
-    others.retain(|l| l.id != new_id);
-    let max = manager.settings().max_logins;
-    let over = others.len().saturating_sub(max - 1);
-    for login in others.drain(..over) {
-        registry.remove(user_id, login.id).await?;
-    }
-    Ok(())
-}
-
-/// Ends login `login_id` of `user`, wherever it is: its session is logged out on its next
-/// request, and its remember cookie no longer works. Ending this request's own login logs it
-/// out now ([`logout_user`](crate::logout_user)). Returns whether the login was listed.
-///
-/// # Errors
-/// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.
-pub async fn revoke_login<U: AuthUser + ?Sized>(
-    req: &HttpRequest,
-    user: &U,
-    login_id: u64,
-) -> Result<bool, LoginError> {
-    let manager = LoginManager::from_request(req)?;
-    let registry = registry(manager)?;
-    let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    let listed = registry.contains(&user_id, login_id).await?;
-    registry.remove(&user_id, login_id).await?;
-    if current_record(req).is_some_and(|(record, id)| id == user_id && record.login_id == Some(login_id)) {
-        crate::logout_user(req)?;
-    }
-    Ok(listed)
-}
-
-/// Ends every login of `user` but this request's own ("log out my other devices"). Returns how
-/// many were ended.
-///
-/// # Errors
-/// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.
-pub async fn revoke_other_logins<U: AuthUser + ?Sized>(req: &HttpRequest, user: &U) -> Result<usize, LoginError> {
-    let manager = LoginManager::from_request(req)?;
-    let registry = registry(manager)?;
-    let user_id = user.get_id().ok_or(LoginError::NoId)?;
-    let current = current_record(req).filter(|(_, id)| *id == user_id).and_then(|(record, _)| record.login_id);
-    let mut ended = 0;
-    // The logins that can no longer be used are removed on the way, and not counted.
-    for login in live_logins(registry, manager, &user_id, user.hash_digest()).await? {
-        if Some(login.id) != current {
-            registry.remove(&user_id, login.id).await?;
-            ended += 1;
-        }
-    }
-    Ok(ended)
 }
 
 #[cfg(test)]

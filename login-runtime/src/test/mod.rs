@@ -105,7 +105,8 @@ pub use client::{CLIENT_IP, TestApp, TestClient, TestResponse, TestServer, TestT
 #[cfg(feature = "test-client")]
 pub(crate) use client::{apply_pending_login, flashed, flashes_taken};
 
-use crate::state::{RequestState, SessionHashed, TestLogin};
+use crate::record::SessionHashed;
+use crate::state::{RequestState, TestLogin};
 use crate::user::AuthUser;
 
 /// Logs a test request in as a user: the login is written into the request's session when the
