@@ -93,6 +93,13 @@ pub fn rows() -> Vec<Row> {
         },
         Row { id: "2", label: "actix-session cookie store, read 1 key", server: "actix-session", ..base.clone() },
         Row { id: "3", label: "actix-identity Identity extractor", server: "actix-identity", ..base.clone() },
+        Row {
+            id: "3u",
+            label: "actix-identity + the same user lookup by hand",
+            server: "actix-identity",
+            path: "/me-user",
+            ..base.clone()
+        },
         // ---- OUR ROUTES (served by ours.rs; see the contract there) ----
         Row {
             id: "4",

@@ -174,12 +174,36 @@ fn actix_identity_app() -> App<
         Ok(HttpResponse::Ok().body(format!("hello {}", id.id()?)))
     }
 
+    /// Row 3u: what an actix-identity user writes to get a user, not an id: the same
+    /// in-memory lookup as row 4's `#[user_loader]` (a `HashMap<String, User>` in
+    /// `web::Data`, the user cloned out of it), by hand in the handler.
+    #[derive(Clone)]
+    struct User {
+        #[allow(dead_code)] // the same shape as row 4's user: an id and a name
+        id: String,
+        name: String,
+    }
+    struct Users(std::collections::HashMap<String, User>);
+
+    async fn me_user(id: Identity, users: web::Data<Users>) -> actix_web::Result<HttpResponse> {
+        let id = id.id()?;
+        Ok(match users.0.get(&id).cloned() {
+            Some(user) => HttpResponse::Ok().body(format!("hello {}", user.name)),
+            None => HttpResponse::Unauthorized().finish(),
+        })
+    }
+
+    let users =
+        std::collections::HashMap::from([(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() })]);
+
     App::new()
+        .app_data(web::Data::new(Users(users)))
         // Order matters: identity must run inside the session middleware.
         .wrap(IdentityMiddleware::default())
         .wrap(SessionMiddleware::builder(CookieSessionStore::default(), session_key()).cookie_secure(false).build())
         .route("/login", web::get().to(login))
         .route("/me", web::get().to(me))
+        .route("/me-user", web::get().to(me_user))
 }
 
 /// Row 8: axum 0.8 + axum-login 0.18 + tower-sessions 0.14 MemoryStore.
