@@ -1,15 +1,17 @@
 //! The user loader, the current user, logging in and out, fresh logins, and the test helpers,
 //! through `actix_web::test` with cookies carried from one request to the next.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, test, web};
-use common::{ADA, BOB, Browser, Db, EVE, LoginForm, MemoryStore, SESSION_COOKIE, User, app, app_with_store, manager};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
     AnonymousUser, AuthUser, Authenticated, CurrentUser, LoginError, LoginManager, ManualClock, login_user, user_loader,
+};
+use support::{
+    ADA, BOB, Client, Db, EVE, LoginForm, MemoryStore, SESSION, TestApp, User, app, app_with_store, manager,
 };
 
 fn ada() -> LoginForm {
@@ -34,9 +36,9 @@ async fn describe(user: CurrentUser<User>) -> HttpResponse {
 async fn loader_runs_only_when_something_asks_for_the_user() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
 
-    let res = browser.login(&app, "/login", &ada()).await;
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(res.status, 303);
     assert_eq!(db.loads(), 0, "logging in does not load the user");
 
@@ -56,11 +58,11 @@ async fn loader_runs_only_when_something_asks_for_the_user() {
 async fn loader_runs_once_per_request_for_guard_current_user_and_authenticated() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
 
     let res = browser.get(&app, "/all-at-once").await;
-    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "1 1"));
+    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "ada ada"));
     assert_eq!(db.loads(), 1, "guard + CurrentUser + Authenticated share one load");
 
     // Once per request, not once per session.
@@ -72,7 +74,7 @@ async fn loader_runs_once_per_request_for_guard_current_user_and_authenticated()
 async fn anonymous_requests_never_call_the_loader() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
     assert_eq!(db.loads(), 0);
@@ -82,10 +84,10 @@ async fn anonymous_requests_never_call_the_loader() {
 async fn loader_error_is_a_500_not_an_anonymous_user() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
 
-    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    db.set_failing(true);
     let res = browser.get(&app, "/whoami").await;
     assert_eq!(res.status, 500);
     assert!(!res.body.contains("database"), "the error stays in the log: {}", res.body);
@@ -93,7 +95,7 @@ async fn loader_error_is_a_500_not_an_anonymous_user() {
     assert_eq!(res.status, 500, "a failing loader is no reason to redirect to the login page");
 
     // The login survived the outage.
-    db.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    db.set_failing(false);
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 }
 
@@ -101,17 +103,17 @@ async fn loader_error_is_a_500_not_an_anonymous_user() {
 async fn loader_returning_none_ends_the_login() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
 
-    let ada_user = db.remove(ADA).unwrap();
+    db.remove(ADA);
     let res = browser.get(&app, "/whoami").await;
     assert_eq!(res.body, "anonymous");
-    assert!(res.set_cookies.contains_key(SESSION_COOKIE), "the session drops the login");
+    assert!(!res.set_cookies(SESSION).is_empty(), "the session drops the login");
     let loads = db.loads();
 
     // The user comes back: the session no longer names them.
-    db.insert(ada_user);
+    db.insert(ADA, "lovelace");
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
     assert_eq!(db.loads(), loads, "no login left to load");
@@ -127,10 +129,10 @@ async fn loader_extractor_failure_is_a_500() {
             .app_data(login.clone())
             .wrap(actix_session::SessionMiddleware::new(
                 actix_session::storage::CookieSessionStore::default(),
-                common::key(),
+                support::session_key(),
             ))
             .wrap(login.middleware())
-            .configure(common::routes),
+            .configure(support::routes),
     )
     .await;
     let req = test::TestRequest::get().uri("/whoami").to_request().with_login(&db.user(ADA));
@@ -153,50 +155,78 @@ async fn member_login(req: HttpRequest, id: web::Path<String>) -> actix_web::Res
     Ok(HttpResponse::Ok().body("logged in"))
 }
 
+/// An app with only `login`, the session, the user database, `/login/{id}` (logs a [`Member`]
+/// in) and the routes `more` adds.
+async fn member_app(login: &LoginManager, db: &web::Data<Db>, more: fn(&mut web::ServiceConfig)) -> TestApp {
+    TestApp::service(
+        test::init_service(
+            actix_web::App::new()
+                .app_data(login.clone())
+                .app_data(db.clone())
+                .wrap(actix_session::SessionMiddleware::new(
+                    actix_session::storage::CookieSessionStore::default(),
+                    support::session_key(),
+                ))
+                .wrap(login.middleware())
+                .route("/login/{id}", web::post().to(member_login))
+                .configure(more),
+        )
+        .await,
+    )
+}
+
+/// `GET /whoami` for a user of type `U`: the id, or `anonymous`.
+fn whoami_of<U: AuthUser + Clone + 'static>(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/whoami",
+        web::get().to(|user: CurrentUser<U>| async move { user.get_id().unwrap_or_else(|| "anonymous".into()) }),
+    );
+}
+
 #[actix_web::test]
 async fn loader_with_a_string_id() {
-    let login = LoginManager::new(load_member);
-    let app = test::init_service(
-        actix_web::App::new()
-            .app_data(login.clone())
-            .wrap(actix_session::SessionMiddleware::new(
-                actix_session::storage::CookieSessionStore::default(),
-                common::key(),
-            ))
-            .wrap(login.middleware())
-            .route("/login/{id}", web::post().to(member_login))
-            .route(
-                "/whoami",
-                web::get()
-                    .to(|user: CurrentUser<Member>| async move { user.get_id().unwrap_or_else(|| "anonymous".into()) }),
-            ),
-    )
-    .await;
-    let browser = Browser::new();
+    let app = member_app(&LoginManager::new(load_member), &Db::seeded(), whoami_of::<Member>).await;
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     let res = browser.post(&app, "/login/ada%20l@example.com").await;
     assert_eq!(res.status, 200);
     assert_eq!(browser.get(&app, "/whoami").await.body, "ada l@example.com");
 }
 
+/// A user whose id is a number: its loader parses the stored id as a `u64`.
+#[derive(Clone, Debug, AuthUser)]
+struct Numbered {
+    id: u64,
+}
+
+#[user_loader]
+async fn load_numbered(id: u64, db: web::Data<Db>) -> Option<Numbered> {
+    db.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Some(Numbered { id })
+}
+
 #[actix_web::test]
 async fn stored_id_that_does_not_parse_is_anonymous() {
     // The loader takes a `u64`; a login stored as "not-a-number" names nobody.
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db).route("/login/{id}", web::post().to(member_login))).await;
-    let browser = Browser::new();
+    let app = member_app(&LoginManager::new(load_numbered).login_view("/login"), &db, |cfg| {
+        whoami_of::<Numbered>(cfg);
+        cfg.route("/secret", web::get().to(|user: Authenticated<Numbered>| async move { user.id.to_string() }));
+    })
+    .await;
+    let browser = Client::new();
     let res = browser.post(&app, "/login/not-a-number").await;
     assert_eq!(res.status, 200);
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
     assert_eq!(db.loads(), 0, "an id that does not parse is not looked up");
 
-    // Sanity: a parsable id is looked up (and then refused: that `Member` recorded no
-    // session hash, bob has one).
-    let browser = Browser::new();
+    // Sanity: a parsable id is looked up.
+    let browser = Client::new();
     browser.post(&app, "/login/2").await;
-    assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
-    assert_eq!(db.loads(), 1);
+    assert_eq!(browser.get(&app, "/whoami").await.body, "2");
+    assert_eq!(browser.get(&app, "/secret").await.body, "2");
+    assert_eq!(db.loads(), 2);
 }
 
 // ---- the current user ----
@@ -205,13 +235,13 @@ async fn stored_id_that_does_not_parse_is_anonymous() {
 async fn current_user_is_the_anonymous_user_when_nobody_is_logged_in() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe))).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/describe").await;
     assert_eq!(res.body, "anonymous=true authenticated=false active=false id=None name=None");
 
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     let res = browser.get(&app, "/describe").await;
-    assert_eq!(res.body, "anonymous=false authenticated=true active=true id=Some(\"1\") name=Some(\"ada\")");
+    assert_eq!(res.body, "anonymous=false authenticated=true active=true id=Some(\"ada\") name=Some(\"name of ada\")");
 }
 
 #[actix_web::test]
@@ -222,7 +252,7 @@ async fn anonymous_user_type_is_the_default_one() {
         web::get().to(|user: CurrentUser<User, AnonymousUser>| async move { format!("{:?}", user.anonymous()) }),
     ))
     .await;
-    assert_eq!(Browser::new().get(&app, "/anon").await.body, "Some(AnonymousUser)");
+    assert_eq!(Client::new().get(&app, "/anon").await.body, "Some(AnonymousUser)");
 }
 
 #[derive(Clone, Debug)]
@@ -254,10 +284,10 @@ async fn custom_anonymous_user() {
     let db = Db::seeded();
     let login = manager().anonymous_user(|| Guest { name: "guest".into() });
     let app = test::init_service(app(&login, &db).route("/greet", web::get().to(greet_guest))).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/greet").await.body, "hello guest (anonymous=true)");
-    browser.login(&app, "/login", &ada()).await;
-    assert_eq!(browser.get(&app, "/greet").await.body, "hello ada");
+    browser.login_form(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/greet").await.body, "hello name of ada");
 }
 
 #[actix_web::test]
@@ -271,10 +301,10 @@ async fn asking_for_the_wrong_user_type_is_a_500() {
             .route("/greet", web::get().to(greet_guest)),
     )
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/greet").await.status, 500);
 
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/member").await.status, 500);
     assert_eq!(browser.get(&app, "/member-auth").await.status, 500);
     // The right type still works in the same session.
@@ -285,13 +315,16 @@ async fn asking_for_the_wrong_user_type_is_a_500() {
 async fn deactivated_user_is_loaded_but_not_authenticated() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe))).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
 
     db.set_active(ADA, false);
     let res = browser.get(&app, "/describe").await;
-    assert_eq!(res.body, "anonymous=false authenticated=false active=false id=Some(\"1\") name=Some(\"ada\")");
+    assert_eq!(
+        res.body,
+        "anonymous=false authenticated=false active=false id=Some(\"ada\") name=Some(\"name of ada\")"
+    );
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.status, 302, "an inactive user is locked out of guarded pages");
 }
@@ -302,14 +335,14 @@ async fn deactivated_user_is_loaded_but_not_authenticated() {
 async fn login_refuses_an_inactive_user_and_writes_nothing() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     browser.post(&app, "/cart/book").await;
-    let cookie = browser.cookie(SESSION_COOKIE).unwrap();
+    let cookie = browser.cookie(SESSION).unwrap();
 
-    let res = browser.login(&app, "/login", &LoginForm::new("eve", "eve")).await;
+    let res = browser.login_form(&app, "/login", &LoginForm::new("eve", "eve")).await;
     assert_eq!(res.status, 403, "`LoginError::Inactive` through `?`");
-    assert!(res.set_cookies.is_empty(), "nothing written: {:?}", res.set_cookies);
-    assert_eq!(browser.cookie(SESSION_COOKIE).unwrap(), cookie);
+    assert!(res.set_cookie_headers().is_empty(), "nothing written: {:?}", res.set_cookie_headers());
+    assert_eq!(browser.cookie(SESSION).unwrap(), cookie);
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/cart").await.body, "book");
 }
@@ -327,22 +360,26 @@ async fn login_user_returns_the_inactive_error() {
         }),
     ))
     .await;
-    let res = Browser::new().post(&app, "/login-eve").await;
+    let res = Client::new().post(&app, "/login-eve").await;
     assert_eq!(res.body, "refused: inactive");
 }
 
 #[actix_web::test]
 async fn forced_login_of_an_inactive_user() {
     let db = Db::seeded();
-    let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let app = test::init_service(app(&manager(), &db).route("/describe", web::get().to(describe))).await;
+    let browser = Client::new();
     let mut form = LoginForm::new("eve", "eve");
     form.force = true;
-    let res = browser.login(&app, "/login", &form).await;
+    let res = browser.login_form(&app, "/login", &form).await;
     assert_eq!(res.status, 303);
-    assert!(res.set_cookies.contains_key(SESSION_COOKIE));
+    assert!(!res.set_cookies(SESSION).is_empty());
     // Logged in, but an inactive user is not authenticated (as Flask-Login's `UserMixin`).
-    assert_eq!(browser.get(&app, "/whoami").await.body, "user:eve");
+    let res = browser.get(&app, "/describe").await;
+    assert_eq!(
+        res.body,
+        "anonymous=false authenticated=false active=false id=Some(\"eve\") name=Some(\"name of eve\")"
+    );
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
 }
 
@@ -350,8 +387,8 @@ async fn forced_login_of_an_inactive_user() {
 async fn wrong_password_does_not_log_in() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    let res = browser.login(&app, "/login", &LoginForm::new("ada", "nope")).await;
+    let browser = Client::new();
+    let res = browser.login_form(&app, "/login", &LoginForm::new("ada", "nope")).await;
     assert_eq!(res.status, 401);
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
 }
@@ -361,31 +398,31 @@ async fn login_renews_the_session_key_against_fixation() {
     let db = Db::seeded();
     let store = MemoryStore::new();
     let app = test::init_service(app_with_store(&manager(), &db, store.clone())).await;
-    let browser = Browser::new();
+    let browser = Client::new();
 
     // An anonymous session, as an attacker could plant it.
     browser.post(&app, "/cart/book").await;
     let planted_key = store.only_key();
-    let planted_cookie = browser.cookie(SESSION_COOKIE).unwrap();
+    let planted_cookie = browser.cookie(SESSION).unwrap();
 
-    let res = browser.login(&app, "/login", &ada()).await;
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(res.status, 303);
     let login_key = store.only_key();
     assert_ne!(login_key, planted_key, "logging in gives a new session key");
     assert!(store.was_deleted(&planted_key), "the old key is gone");
-    assert_ne!(browser.cookie(SESSION_COOKIE).unwrap(), planted_cookie);
+    assert_ne!(browser.cookie(SESSION).unwrap(), planted_cookie);
     // The rest of the session moved along.
     assert_eq!(browser.get(&app, "/cart").await.body, "book");
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 
     // The attacker's copy of the planted cookie is worth nothing.
-    let attacker = Browser::new();
-    attacker.set_cookie(SESSION_COOKIE, &planted_cookie);
+    let attacker = Client::new();
+    attacker.set_cookie(SESSION, &planted_cookie);
     assert_eq!(attacker.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(attacker.get(&app, "/cart").await.body, "empty");
 
     // Every login renews, also over an existing login.
-    let res = browser.login(&app, "/login", &LoginForm::new("bob", "builder")).await;
+    let res = browser.login_form(&app, "/login", &LoginForm::new("bob", "builder")).await;
     assert_eq!(res.status, 303);
     let second_key = store.only_key();
     assert_ne!(second_key, login_key);
@@ -398,13 +435,13 @@ async fn logout_removes_the_login_keeps_other_data_and_renews_the_key() {
     let db = Db::seeded();
     let store = MemoryStore::new();
     let app = test::init_service(app_with_store(&manager(), &db, store.clone())).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     browser.post(&app, "/cart/book").await;
     let logged_in_key = store.only_key();
     let stolen = browser.fork();
 
-    let res = browser.post(&app, "/logout").await;
+    let res = browser.post(&app, "/logout-flash").await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/"));
     // The flash written right after the logout reaches the next page.
@@ -424,10 +461,10 @@ async fn logout_removes_the_login_keeps_other_data_and_renews_the_key() {
 async fn logout_keeps_other_data_with_the_cookie_store() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     browser.post(&app, "/cart/book").await;
-    assert_eq!(browser.post(&app, "/logout").await.status, 303);
+    assert_eq!(browser.post(&app, "/logout-flash").await.status, 303);
     assert_eq!(browser.get(&app, "/").await.body, "home\n[info] You have been logged out.\n");
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/cart").await.body, "book");
@@ -437,8 +474,8 @@ async fn logout_keeps_other_data_with_the_cookie_store() {
 async fn logout_when_not_logged_in_is_fine() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
-    let res = browser.post(&app, "/logout").await;
+    let browser = Client::new();
+    let res = browser.post(&app, "/logout-flash").await;
     assert_eq!(res.status, 303);
     assert_eq!(browser.get(&app, "/").await.body, "home\n[info] You have been logged out.\n");
 }
@@ -450,16 +487,16 @@ async fn login_is_fresh_unless_asked_otherwise() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
 
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/freshness").await.body, "fresh");
     assert_eq!(browser.get(&app, "/fresh").await.body, "fresh area of ada");
 
-    let browser = Browser::new();
+    let browser = Client::new();
     let mut form = ada();
     form.fresh = false;
-    assert_eq!(browser.login(&app, "/login", &form).await.status, 303);
+    assert_eq!(browser.login_form(&app, "/login", &form).await.status, 303);
     assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
     let res = browser.get(&app, "/fresh").await;
@@ -472,17 +509,18 @@ async fn confirm_login_makes_a_stale_login_fresh_and_renews_the_key() {
     let store = MemoryStore::new();
     let login = manager().refresh_view("/reauth");
     let app = test::init_service(app_with_store(&login, &db, store.clone())).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let mut form = ada();
     form.fresh = false;
-    browser.login(&app, "/login", &form).await;
+    browser.login_form(&app, "/login", &form).await;
 
     let res = browser.get(&app, "/fresh").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh"));
     let stale_key = store.only_key();
 
-    let res = browser.send(&app, test::TestRequest::post().uri("/confirm?next=%2Ffresh").set_form(ada())).await;
+    let res =
+        browser.send(&app, test::TestRequest::post().uri("/confirm-password?next=%2Ffresh").set_form(ada())).await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/fresh"));
     assert_eq!(browser.get(&app, "/freshness").await.body, "fresh");
@@ -496,11 +534,11 @@ async fn fresh_login_max_age_follows_the_clock() {
     let clock = ManualClock::new(1_000_000);
     let login = manager()
         .refresh_view("/reauth")
-        .needs_refresh_message(common::REFRESH_MESSAGE, "warning")
+        .needs_refresh_message(support::REFRESH_MESSAGE, "warning")
         .clock(clock.clone());
     let app = test::init_service(app(&login, &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
 
     clock.advance(Duration::from_secs(60));
     assert_eq!(browser.get(&app, "/fresh-60").await.status, 200, "60 s is still fresh");
@@ -510,12 +548,12 @@ async fn fresh_login_max_age_follows_the_clock() {
     assert_eq!(res.status, 302, "61 s is too old");
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh-60"));
     let page = browser.get(&app, "/login").await;
-    assert_eq!(page.body, format!("login page\n[warning] {}\n", common::REFRESH_MESSAGE));
+    assert_eq!(page.body, format!("login page\n[warning] {}\n", support::REFRESH_MESSAGE));
     // Without a max age the same login is fresh enough, and the login itself stands.
     assert_eq!(browser.get(&app, "/fresh").await.status, 200);
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
 
-    let res = browser.send(&app, test::TestRequest::post().uri("/confirm").set_form(ada())).await;
+    let res = browser.send(&app, test::TestRequest::post().uri("/confirm-password").set_form(ada())).await;
     assert_eq!(res.status, 303);
     assert_eq!(browser.get(&app, "/fresh-60").await.status, 200);
     clock.advance(Duration::from_secs(61));
@@ -562,7 +600,7 @@ async fn with_login_carries_on_through_the_session_cookie() {
     // is still logged in.
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let req = test::TestRequest::get().uri("/whoami").to_request().with_login(&db.user(ADA));
     assert_eq!(browser.call(&app, req).await.body, "user:ada");
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
@@ -597,14 +635,14 @@ impl std::future::Future for YieldOnce {
 }
 
 #[user_loader]
-async fn load_user_slowly(id: u64, db: web::Data<Db>) -> Result<Option<User>, common::DbError> {
+async fn load_user_slowly(id: String, db: web::Data<Db>) -> Result<Option<User>, support::DbError> {
     YieldOnce(false).await;
     db.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     YieldOnce(false).await;
     if db.failing.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(common::DbError);
+        return Err(support::DbError);
     }
-    Ok(db.get(id))
+    Ok(db.get(&id))
 }
 
 fn slow_manager() -> LoginManager {
@@ -620,15 +658,15 @@ async fn two_extractors(a: CurrentUser<User>, b: Authenticated<User>) -> String 
 async fn extractors_waiting_on_one_pending_load_share_it() {
     let db = Db::seeded();
     let app = test::init_service(app(&slow_manager(), &db).route("/two", web::get().to(two_extractors))).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
-    assert_eq!(browser.get(&app, "/two").await.body, "Some(\"1\") ada");
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
+    assert_eq!(browser.get(&app, "/two").await.body, "Some(\"ada\") name of ada");
     assert_eq!(db.loads(), 1);
-    assert_eq!(browser.get(&app, "/all-at-once").await.body, "1 1");
+    assert_eq!(browser.get(&app, "/all-at-once").await.body, "ada ada");
     assert_eq!(db.loads(), 2);
 
     // A failure reaches every waiting extractor: a 500, not a hang, not anonymous.
-    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    db.set_failing(true);
     assert_eq!(browser.get(&app, "/two").await.status, 500);
     assert_eq!(browser.get(&app, "/secret").await.status, 500);
 }
@@ -637,10 +675,10 @@ async fn extractors_waiting_on_one_pending_load_share_it() {
 async fn guard_with_a_pending_load_still_hands_the_body_to_the_handler() {
     let db = Db::seeded();
     let app = test::init_service(app(&slow_manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     let res = browser
-        .send(&app, test::TestRequest::post().uri("/api/items").set_json(common::Item { name: "ink".into() }))
+        .send(&app, test::TestRequest::post().uri("/api/items").set_json(support::Item { name: "ink".into() }))
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
     assert_eq!(res.json(), serde_json::json!({ "owner": "ada", "name": "ink" }));
@@ -652,17 +690,17 @@ async fn guard_with_a_pending_load_still_hands_the_body_to_the_handler() {
 async fn reading_the_login_never_rewrites_the_session_cookie() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     for path in ["/", "/whoami", "/login", "/freshness"] {
         let res = browser.get(&app, path).await;
-        assert!(res.set_cookies.is_empty(), "anonymous {path}: {:?}", res.set_cookies);
+        assert!(res.set_cookie_headers().is_empty(), "anonymous {path}: {:?}", res.set_cookie_headers());
     }
-    let res = browser.login(&app, "/login", &ada()).await;
-    assert!(res.set_cookies.contains_key(SESSION_COOKIE));
+    let res = browser.login_form(&app, "/login", &ada()).await;
+    assert!(!res.set_cookies(SESSION).is_empty());
     for path in ["/", "/whoami", "/secret", "/all-at-once", "/fresh", "/freshness", "/login"] {
         let res = browser.get(&app, path).await;
         assert_eq!(res.status, 200, "{path}");
-        assert!(res.set_cookies.is_empty(), "logged in {path}: {:?}", res.set_cookies);
+        assert!(res.set_cookie_headers().is_empty(), "logged in {path}: {:?}", res.set_cookie_headers());
     }
 }
 
@@ -685,15 +723,15 @@ async fn unreadable_login_record_is_no_login_not_an_error() {
         }),
     ))
     .await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     let res = browser.post(&app, "/garble").await;
     assert!(res.body.starts_with("garbled ") && res.body != "garbled 0", "{}", res.body);
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
     assert_eq!(browser.get(&app, "/secret").await.status, 302);
     assert_eq!(db.loads(), 0);
     // Logging in again replaces it.
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/whoami").await.body, "user:ada");
 }
 
@@ -708,10 +746,10 @@ async fn fresh_login_max_age_as_a_duration_string() {
     let clock = ManualClock::new(5_000);
     let login = manager().refresh_view("/reauth").clock(clock.clone());
     let app = test::init_service(app(&login, &db).route("/fresh-90", web::get().to(fresh_90))).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     clock.advance(Duration::from_secs(90));
-    assert_eq!(browser.get(&app, "/fresh-90").await.body, "fresh-90 area of ada");
+    assert_eq!(browser.get(&app, "/fresh-90").await.body, "fresh-90 area of name of ada");
     clock.advance(Duration::from_secs(1));
     let res = browser.get(&app, "/fresh-90").await;
     assert_eq!(res.status, 302);
@@ -732,10 +770,10 @@ async fn a_user_without_an_id_cannot_log_in() {
         }),
     ))
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.post(&app, "/login-nobody").await;
     assert_eq!(res.body, "refused: no id");
-    assert!(res.set_cookies.is_empty());
+    assert!(res.set_cookie_headers().is_empty());
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
 }
 
@@ -749,10 +787,10 @@ async fn confirm_login_without_a_login_does_nothing() {
         }),
     ))
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.post(&app, "/confirm-anyway").await;
     assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "confirmed nothing"));
-    assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
+    assert!(res.set_cookie_headers().is_empty(), "{:?}", res.set_cookie_headers());
     assert_eq!(browser.get(&app, "/freshness").await.body, "not fresh");
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
 }

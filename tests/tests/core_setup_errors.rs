@@ -1,7 +1,7 @@
 //! Mistakes in registering the login manager: each is a 500 with a message in the log that
 //! says what to write, never a panic, never a silent "anonymous".
 
-mod common;
+mod support;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::{App, test};
-use common::{Browser, Db, LoginForm, key, manager, routes};
+use support::{Client, Db, LoginForm, manager, routes, session_key};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -94,7 +94,7 @@ fn ada() -> LoginForm {
 }
 
 /// A 500 that tells the client nothing about the server's setup.
-fn assert_bare_500(res: &common::Reply, what: &str) {
+fn assert_bare_500(res: &support::Reply, what: &str) {
     assert_eq!(res.status, 500, "{what}: {}", res.body);
     assert_eq!(res.body, "Internal Server Error", "{what}");
 }
@@ -107,16 +107,16 @@ async fn without_the_manager_as_app_data() {
     let app = test::init_service(
         App::new()
             .app_data(db.clone())
-            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), session_key()))
             .wrap(login.middleware())
             .configure(routes),
     )
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_bare_500(&browser.get(&app, "/whoami").await, "CurrentUser");
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
-    assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
-    assert_bare_500(&browser.post(&app, "/logout").await, "logout_user");
+    assert_bare_500(&browser.login_form(&app, "/login", &ada()).await, "login_user");
+    assert_bare_500(&browser.post(&app, "/logout-flash").await, "logout_user");
     assert!(logs.has_error("no `LoginManager` is registered: add `.app_data(manager.clone())`"), "{:#?}", logs.lines());
     // Routes that do not use the login still work.
     assert_eq!(browser.get(&app, "/").await.status, 200);
@@ -131,14 +131,14 @@ async fn without_the_login_middleware() {
         App::new()
             .app_data(login.clone())
             .app_data(db.clone())
-            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), session_key()))
             .configure(routes),
     )
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_bare_500(&browser.get(&app, "/whoami").await, "CurrentUser");
     assert_bare_500(&browser.get(&app, "/secret").await, "#[login_required]");
-    assert_bare_500(&browser.login(&app, "/login", &ada()).await, "login_user");
+    assert_bare_500(&browser.login_form(&app, "/login", &ada()).await, "login_user");
     assert!(
         logs.has_error("the login middleware is not registered: add `.wrap(manager.middleware())`"),
         "{:#?}",
@@ -158,12 +158,12 @@ async fn login_middleware_inside_the_session_middleware() {
             .app_data(login.clone())
             .app_data(db.clone())
             .wrap(login.middleware())
-            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), session_key()))
             .configure(routes),
     )
     .await;
-    let browser = Browser::new();
-    let res = browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_bare_500(&res, "login in the wrong order");
     assert!(
         logs.has_error("the login was not saved: actix-session's `SessionMiddleware` is missing"),
@@ -185,12 +185,12 @@ async fn login_refused_for_the_wrong_order_is_not_saved_either() {
             .app_data(login.clone())
             .app_data(db.clone())
             .wrap(login.middleware())
-            .wrap(SessionMiddleware::new(CookieSessionStore::default(), key()))
+            .wrap(SessionMiddleware::new(CookieSessionStore::default(), session_key()))
             .configure(routes),
     )
     .await;
-    let browser = Browser::new();
-    let res = browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(res.status, 500);
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous", "a login answered with 500 must not be in force");
 }
@@ -204,10 +204,10 @@ async fn without_any_session_middleware() {
         App::new().app_data(login.clone()).app_data(db.clone()).wrap(login.middleware()).configure(routes),
     )
     .await;
-    let browser = Browser::new();
-    let res = browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_bare_500(&res, "login without sessions");
-    assert!(res.set_cookies.is_empty());
+    assert!(res.set_cookie_headers().is_empty());
     assert!(logs.has_error("the login was not saved"), "{:#?}", logs.lines());
     // Nobody can be logged in, so everybody is anonymous: that part is no error.
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
@@ -218,10 +218,10 @@ async fn without_any_session_middleware() {
 async fn user_loader_errors_are_logged() {
     let (logs, _guard) = capture_logs();
     let db = Db::seeded();
-    let app = test::init_service(common::app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
-    db.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let app = test::init_service(support::app(&manager(), &db)).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
+    db.set_failing(true);
     assert_bare_500(&browser.get(&app, "/whoami").await, "failing loader");
     assert!(logs.has_error("the user loader failed: the user database is down"), "{:#?}", logs.lines());
 }
@@ -230,19 +230,19 @@ async fn user_loader_errors_are_logged() {
 async fn wrong_user_type_is_logged_with_both_types() {
     let (logs, _guard) = capture_logs();
     let db = Db::seeded();
-    let app = test::init_service(common::app(&manager(), &db).route(
+    let app = test::init_service(support::app(&manager(), &db).route(
         "/typo",
         actix_web::web::get().to(|user: login_runtime::CurrentUser<login_runtime::AnonymousUser>| async move {
             format!("{:?}", user.get_id())
         }),
     ))
     .await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &ada()).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &ada()).await;
     assert_bare_500(&browser.get(&app, "/typo").await, "wrong user type");
     assert!(
         logs.has_error("an extractor asked for a `login_runtime::user::AnonymousUser`")
-            && logs.has_error("common::User"),
+            && logs.has_error("support::User"),
         "{:#?}",
         logs.lines()
     );

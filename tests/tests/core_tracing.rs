@@ -1,6 +1,6 @@
 //! `tracing`: the user id reaches the request's span and the loader's span.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::test;
-use common::{ADA, Browser, Db, LoginForm, manager};
+use support::{ADA, Client, Db, LoginForm, manager};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Instrument, Metadata, Subscriber};
@@ -109,9 +109,9 @@ fn capture() -> Spans {
 async fn the_request_span_and_the_loader_span_carry_the_user_id() {
     let spans = capture();
     let db = Db::seeded();
-    let app = test::init_service(common::app(&manager(), &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &LoginForm::new("ada", "lovelace")).await;
+    let app = test::init_service(support::app(&manager(), &db)).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &LoginForm::new("ada", "lovelace")).await;
     spans.0.lock().unwrap().clear();
 
     let request_span = tracing::info_span!("request", user_id = tracing::field::Empty);
@@ -128,9 +128,9 @@ async fn the_request_span_and_the_loader_span_carry_the_user_id() {
 async fn anonymous_requests_record_no_user_id() {
     let spans = capture();
     let db = Db::seeded();
-    let app = test::init_service(common::app(&manager(), &db)).await;
+    let app = test::init_service(support::app(&manager(), &db)).await;
     let request_span = tracing::info_span!("request", user_id = tracing::field::Empty);
-    let reply = Browser::new().get(&app, "/whoami").instrument(request_span).await;
+    let reply = Client::new().get(&app, "/whoami").instrument(request_span).await;
     assert_eq!(reply.body, "anonymous");
     let lines = spans.0.lock().unwrap().clone();
     assert!(!lines.iter().any(|l| l.contains("user_id=")), "{lines:#?}");
@@ -174,13 +174,17 @@ async fn an_id_the_loader_cannot_parse_is_logged() {
     let app = test::init_service(
         actix_web::App::new()
             .app_data(manager.clone())
-            .wrap(SessionMiddleware::builder(CookieSessionStore::default(), common::key()).cookie_secure(false).build())
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), support::session_key())
+                    .cookie_secure(false)
+                    .build(),
+            )
             .wrap(manager.middleware())
             .service(login_named)
             .service(whoami_named),
     )
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/login").await.body, "logged in");
     let reply = browser.get(&app, "/whoami").await;
     assert_eq!(reply.body, "anonymous", "the stored id `ada` is no `u64`");

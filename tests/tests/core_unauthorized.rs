@@ -2,7 +2,7 @@
 //! the flashed message, JSON/XHR/htmx answers, custom handlers, the needs-refresh flow, safe
 //! `next` values, and the request loader.
 
-mod common;
+mod support;
 
 use std::future::{Ready, ready};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, test, web};
-use common::{ADA, Browser, Db, LOGIN_MESSAGE, LoginForm, REFRESH_MESSAGE, app, manager};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{LoginManager, login_required, next_url};
+use support::{ADA, Client, Db, LOGIN_MESSAGE, LoginForm, REFRESH_MESSAGE, app, manager};
 
 fn ada() -> LoginForm {
     LoginForm::new("ada", "lovelace")
@@ -29,13 +29,13 @@ fn quote(s: &str) -> String {
 async fn guard_below_and_above_the_route_macro() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     for (path, location) in [("/secret", "/login?next=%2Fsecret"), ("/secret-above", "/login?next=%2Fsecret-above")] {
         let res = browser.get(&app, path).await;
         assert_eq!(res.status, 302, "{path}");
         assert_eq!(res.location(), Some(location));
     }
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     for path in ["/secret", "/secret-above"] {
         let res = browser.get(&app, path).await;
         assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "secret of ada"), "{path}");
@@ -46,11 +46,11 @@ async fn guard_below_and_above_the_route_macro() {
 async fn guard_on_a_handler_registered_with_to() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/to-handler").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Fto-handler"));
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/to-handler").await.body, "GET by ada");
 }
 
@@ -58,7 +58,7 @@ async fn guard_on_a_handler_registered_with_to() {
 async fn anonymous_options_requests_get_204_without_the_handler() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new().send(&app, test::TestRequest::default().method(Method::OPTIONS).uri("/to-handler")).await;
+    let res = Client::new().send(&app, test::TestRequest::default().method(Method::OPTIONS).uri("/to-handler")).await;
     assert_eq!((res.status.as_u16(), res.body.as_str()), (204, ""));
 }
 
@@ -66,7 +66,7 @@ async fn anonymous_options_requests_get_204_without_the_handler() {
 async fn refused_post_is_refused_before_its_json_body_is_read() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let bad_json = || {
         test::TestRequest::post()
             .uri("/api/items")
@@ -84,10 +84,10 @@ async fn refused_post_is_refused_before_its_json_body_is_read() {
     assert_eq!(res.status, 401);
 
     // Logged in, the body is read: invalid JSON is the extractor's 400, valid JSON works.
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.send(&app, bad_json()).await.status, 400);
     let res = browser
-        .send(&app, test::TestRequest::post().uri("/api/items").set_json(common::Item { name: "pen".into() }))
+        .send(&app, test::TestRequest::post().uri("/api/items").set_json(support::Item { name: "pen".into() }))
         .await;
     assert_eq!(res.status, 201);
     assert_eq!(res.json(), serde_json::json!({ "owner": "ada", "name": "pen" }));
@@ -116,13 +116,13 @@ async fn probed(_probe: Probe, body: String) -> String {
 async fn refused_request_runs_none_of_the_handlers_extractors() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route("/probed", web::post().to(probed))).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let before = PROBES.load(Ordering::SeqCst);
     let res = browser.send(&app, test::TestRequest::post().uri("/probed").set_payload("data")).await;
     assert_eq!(res.status, 303);
     assert_eq!(PROBES.load(Ordering::SeqCst), before, "no extractor ran");
 
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     let res = browser.send(&app, test::TestRequest::post().uri("/probed").set_payload("data")).await;
     assert_eq!(res.body, "got data");
     assert_eq!(PROBES.load(Ordering::SeqCst), before + 1);
@@ -133,14 +133,14 @@ async fn authenticated_extractor_refuses_like_the_guard() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route(
         "/unguarded",
-        web::get().to(|user: login_runtime::Authenticated<common::User>| async move { user.name.clone() }),
+        web::get().to(|user: login_runtime::Authenticated<support::User>| async move { user.id.clone() }),
     ))
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/unguarded").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Funguarded"));
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/unguarded").await.body, "ada");
 }
 
@@ -148,7 +148,7 @@ async fn authenticated_extractor_refuses_like_the_guard() {
 async fn head_requests_are_redirected_with_302() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db).route("/head-secret", web::head().to(probed_head))).await;
-    let res = Browser::new().send(&app, test::TestRequest::default().method(Method::HEAD).uri("/head-secret")).await;
+    let res = Client::new().send(&app, test::TestRequest::default().method(Method::HEAD).uri("/head-secret")).await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Fhead-secret"));
 }
@@ -163,11 +163,11 @@ async fn probed_head() -> HttpResponse {
 #[actix_web::test]
 async fn without_a_login_view_anonymous_users_get_401() {
     let db = Db::seeded();
-    let app = test::init_service(app(&LoginManager::new(common::load_user), &db)).await;
-    let res = Browser::new().get(&app, "/secret").await;
+    let app = test::init_service(app(&LoginManager::new(support::load_user), &db)).await;
+    let res = Client::new().get(&app, "/secret").await;
     assert_eq!(res.status, 401);
     assert_eq!(res.location(), None);
-    assert!(res.set_cookies.is_empty(), "nothing flashed: {:?}", res.set_cookies);
+    assert!(res.set_cookie_headers().is_empty(), "nothing flashed: {:?}", res.set_cookie_headers());
     assert_eq!(res.header("www-authenticate"), None);
 }
 
@@ -175,7 +175,7 @@ async fn without_a_login_view_anonymous_users_get_401() {
 async fn get_redirects_with_302_and_post_with_303() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/login?next=%2Fsecret"));
@@ -190,7 +190,7 @@ async fn get_redirects_with_302_and_post_with_303() {
 async fn next_keeps_the_query_of_the_refused_page() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new().get(&app, "/secret?a=1&b=2").await;
+    let res = Client::new().get(&app, "/secret?a=1&b=2").await;
     assert_eq!(res.location(), Some("/login?next=%2Fsecret%3Fa%3D1%26b%3D2"));
 }
 
@@ -198,7 +198,7 @@ async fn next_keeps_the_query_of_the_refused_page() {
 async fn login_view_keeps_its_own_query() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().login_view("/login?lang=fr"), &db)).await;
-    let res = Browser::new().get(&app, "/secret").await;
+    let res = Client::new().get(&app, "/secret").await;
     assert_eq!(res.location(), Some("/login?lang=fr&next=%2Fsecret"));
 }
 
@@ -207,7 +207,7 @@ async fn login_view_on_another_host_gets_the_full_url() {
     let db = Db::seeded();
     let login = manager().login_view("https://auth.example.com/login");
     let app = test::init_service(app(&login, &db)).await;
-    let res = Browser::new()
+    let res = Client::new()
         .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("host", "shop.example.com")))
         .await;
     assert_eq!(res.status, 302);
@@ -222,7 +222,7 @@ async fn absolute_login_view_on_the_same_host_gets_the_path() {
     let db = Db::seeded();
     let login = manager().login_view("http://shop.example.com/login");
     let app = test::init_service(app(&login, &db)).await;
-    let res = Browser::new()
+    let res = Client::new()
         .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("host", "shop.example.com")))
         .await;
     assert_eq!(res.location(), Some("http://shop.example.com/login?next=%2Fsecret%3Fa%3D1"));
@@ -232,12 +232,12 @@ async fn absolute_login_view_on_the_same_host_gets_the_path() {
 async fn next_field_renames_the_parameter() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().next_field("return_to"), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.location(), Some("/login?return_to=%2Fsecret"));
 
     // `next_url` reads the renamed field (and ignores `next`).
-    let res = browser.login(&app, "/login?next=%2Fcart&return_to=%2Fsecret", &ada()).await;
+    let res = browser.login_form(&app, "/login?next=%2Fcart&return_to=%2Fsecret", &ada()).await;
     assert_eq!(res.location(), Some("/secret"));
 }
 
@@ -245,7 +245,7 @@ async fn next_field_renames_the_parameter() {
 async fn use_session_for_next_keeps_next_out_of_the_url() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().use_session_for_next(true), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     // A visitor without a session keeps `next` in the query: a cookieless request stores nothing.
     let res = browser.get(&app, "/secret?a=1").await;
     assert_eq!(res.location(), Some("/login?next=%2Fsecret%3Fa%3D1"));
@@ -257,13 +257,13 @@ async fn use_session_for_next_keeps_next_out_of_the_url() {
     let page = browser.get(&app, "/login").await;
     assert_eq!(page.body, format!("login page\n[info] {LOGIN_MESSAGE}\n"));
 
-    let res = browser.login(&app, "/login", &ada()).await;
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/secret?a=1"), "next_url read it from the session");
 
     // It was taken out of the session: the next login goes home.
-    browser.post(&app, "/logout").await;
-    let res = browser.login(&app, "/login", &ada()).await;
+    browser.post(&app, "/logout-flash").await;
+    let res = browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(res.location(), Some("/"));
 }
 
@@ -271,7 +271,7 @@ async fn use_session_for_next_keeps_next_out_of_the_url() {
 async fn json_clients_get_401_with_the_login_url() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser
         .send(&app, test::TestRequest::get().uri("/secret?a=1").insert_header(("accept", "application/json")))
         .await;
@@ -290,7 +290,7 @@ async fn json_clients_get_401_with_the_login_url() {
 async fn xhr_clients_get_401_json() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new()
+    let res = Client::new()
         .send(&app, test::TestRequest::get().uri("/secret").insert_header(("x-requested-with", "XMLHttpRequest")))
         .await;
     assert_eq!(res.status, 401);
@@ -301,7 +301,7 @@ async fn xhr_clients_get_401_json() {
 async fn browsers_accepting_html_and_json_are_redirected() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new()
+    let res = Client::new()
         .send(
             &app,
             test::TestRequest::get()
@@ -316,7 +316,7 @@ async fn browsers_accepting_html_and_json_are_redirected() {
 async fn htmx_requests_get_401_with_hx_redirect() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("hx-request", "true"))).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.header("hx-redirect"), Some("/login?next=%2Fsecret"));
@@ -332,29 +332,29 @@ async fn custom_unauthorized_handler_wins() {
     let login =
         manager().unauthorized_handler(|req| HttpResponse::ImATeapot().body(format!("no entry to {}", req.path())));
     let app = test::init_service(app(&login, &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     for accept in ["text/html", "application/json"] {
         let res = browser.send(&app, test::TestRequest::get().uri("/secret").insert_header(("accept", accept))).await;
         assert_eq!((res.status.as_u16(), res.body.as_str()), (418, "no entry to /secret"));
     }
     // Logged in, the handler is not involved.
-    browser.login(&app, "/login", &ada()).await;
+    browser.login_form(&app, "/login", &ada()).await;
     assert_eq!(browser.get(&app, "/secret").await.status, 200);
 }
 
 #[actix_web::test]
 async fn www_authenticate_challenge_on_401() {
     let db = Db::seeded();
-    let login = LoginManager::new(common::load_user).www_authenticate("Bearer realm=\"api\"");
+    let login = LoginManager::new(support::load_user).www_authenticate("Bearer realm=\"api\"");
     let app = test::init_service(app(&login, &db)).await;
-    let res = Browser::new().get(&app, "/secret").await;
+    let res = Client::new().get(&app, "/secret").await;
     assert_eq!(res.status, 401);
     assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"api\""));
 
     // Also on the JSON 401 of an app with a login view.
     let login = manager().www_authenticate("Bearer");
-    let app2 = test::init_service(common::app(&login, &db)).await;
-    let res = Browser::new()
+    let app2 = test::init_service(support::app(&login, &db)).await;
+    let res = Client::new()
         .send(&app2, test::TestRequest::get().uri("/secret").insert_header(("accept", "application/json")))
         .await;
     assert_eq!(res.status, 401);
@@ -365,7 +365,7 @@ async fn www_authenticate_challenge_on_401() {
 async fn login_message_is_shown_once_on_the_login_page() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/secret").await;
     let location = res.location().unwrap().to_owned();
     let page = browser.get(&app, &location).await;
@@ -378,8 +378,8 @@ async fn login_message_is_shown_once_on_the_login_page() {
 #[actix_web::test]
 async fn default_login_message_and_category() {
     let db = Db::seeded();
-    let app = test::init_service(app(&LoginManager::new(common::load_user).login_view("/login"), &db)).await;
-    let browser = Browser::new();
+    let app = test::init_service(app(&LoginManager::new(support::load_user).login_view("/login"), &db)).await;
+    let browser = Client::new();
     browser.get(&app, "/secret").await;
     assert_eq!(browser.get(&app, "/login").await.body, "login page\n[message] Please log in to access this page.\n");
 }
@@ -395,7 +395,7 @@ async fn message_translator_translates_the_login_message() {
         }
     });
     let app = test::init_service(app(&login, &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let french = |uri| test::TestRequest::get().uri(uri).insert_header(("accept-language", "fr-FR"));
     browser.send(&app, french("/secret")).await;
     assert_eq!(browser.send(&app, french("/login")).await.body, "login page\n[info] Veuillez vous connecter.\n");
@@ -418,7 +418,7 @@ async fn message_translator_translates_the_login_message() {
 async fn without_login_message_nothing_is_flashed() {
     let db = Db::seeded();
     let app = test::init_service(app(&manager().without_login_message(), &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
     let res = browser.get(&app, "/secret").await;
     assert_eq!(res.status, 302);
     assert_eq!(browser.get(&app, "/login").await.body, "login page\n");
@@ -430,7 +430,7 @@ async fn without_login_message_nothing_is_flashed() {
 // ---- needs refresh ----
 
 /// Ada, logged in without a fresh login.
-async fn stale_ada<S, B>(app: &S) -> Browser
+async fn stale_ada<S, B>(app: &S) -> Client
 where
     S: actix_web::dev::Service<
             actix_http::Request,
@@ -439,10 +439,10 @@ where
         >,
     B: actix_web::body::MessageBody,
 {
-    let browser = Browser::new();
+    let browser = Client::new();
     let mut form = ada();
     form.fresh = false;
-    assert_eq!(browser.login(app, "/login", &form).await.status, 303);
+    assert_eq!(browser.login_form(app, "/login", &form).await.status, 303);
     browser
 }
 
@@ -459,10 +459,10 @@ async fn stale_login_is_sent_to_the_refresh_view_with_its_message() {
     // A refused POST is a 303 here too.
     let res = browser.send(&app, test::TestRequest::post().uri("/password").set_form([("password", "x")])).await;
     assert_eq!(res.status, 303);
-    assert_eq!(db.user(ADA).password_hash, common::hash("lovelace"), "not changed");
+    assert_eq!(db.password(ADA), "lovelace", "not changed");
 
     // An anonymous visitor of a fresh-only page is unauthorized, not "needs refresh".
-    let res = Browser::new().get(&app, "/fresh").await;
+    let res = Client::new().get(&app, "/fresh").await;
     assert_eq!(res.location(), Some("/login?next=%2Ffresh"));
 }
 
@@ -525,7 +525,7 @@ async fn custom_needs_refresh_handler() {
     let res = browser.get(&app, "/fresh").await;
     assert_eq!((res.status.as_u16(), res.body.as_str()), (403, "confirm your password first"));
     // It is not the unauthorized handler: anonymous users still go to the login view.
-    assert_eq!(Browser::new().get(&app, "/fresh").await.status, 302);
+    assert_eq!(Client::new().get(&app, "/fresh").await.status, 302);
 }
 
 // ---- next_url ----
@@ -533,7 +533,7 @@ async fn custom_needs_refresh_handler() {
 async fn login_with_next(next: &str) -> Option<String> {
     let db = Db::seeded();
     let app = test::init_service(app(&manager(), &db)).await;
-    let res = Browser::new().login(&app, &format!("/login?next={}", quote(next)), &ada()).await;
+    let res = Client::new().login_form(&app, &format!("/login?next={}", quote(next)), &ada()).await;
     assert_eq!(res.status, 303, "{next:?}");
     res.location().map(str::to_owned)
 }
@@ -577,7 +577,7 @@ async fn next_url_in_a_handler() {
             .route("/where", web::get().to(|req: HttpRequest| async move { format!("{:?}", next_url(&req)) })),
     )
     .await;
-    let browser = Browser::new();
+    let browser = Client::new();
     assert_eq!(browser.get(&app, "/where?next=%2Fok").await.body, "Some(\"/ok\")");
     assert_eq!(browser.get(&app, "/where?next=%2F%2Fevil.com").await.body, "None");
     assert_eq!(browser.get(&app, "/where").await.body, "None");
@@ -592,13 +592,13 @@ fn with_token(path: &str, token: &str) -> test::TestRequest {
 #[actix_web::test]
 async fn request_loader_logs_in_from_the_request_without_writing_the_session() {
     let db = Db::seeded();
-    let login = manager().request_loader(common::load_from_token);
+    let login = manager().request_loader(support::load_from_token);
     let app = test::init_service(app(&login, &db)).await;
-    let browser = Browser::new();
+    let browser = Client::new();
 
     let res = browser.send(&app, with_token("/whoami", "ada-token")).await;
     assert_eq!(res.body, "user:ada");
-    assert!(res.set_cookies.is_empty(), "no session written: {:?}", res.set_cookies);
+    assert!(res.set_cookie_headers().is_empty(), "no session written: {:?}", res.set_cookie_headers());
     assert_eq!(res.header("set-cookie"), None);
     let res = browser.send(&app, with_token("/secret", "ada-token")).await;
     assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "secret of ada"));
@@ -606,7 +606,7 @@ async fn request_loader_logs_in_from_the_request_without_writing_the_session() {
 
     // Without the header, the next request is anonymous: nothing was remembered.
     assert_eq!(browser.get(&app, "/whoami").await.body, "anonymous");
-    assert_eq!(browser.cookie(common::SESSION_COOKIE), None);
+    assert_eq!(browser.cookie(support::SESSION), None);
     // A wrong token is anonymous too.
     let res = browser.send(&app, with_token("/secret", "guess")).await;
     assert_eq!(res.status, 302);
@@ -615,28 +615,28 @@ async fn request_loader_logs_in_from_the_request_without_writing_the_session() {
 #[actix_web::test]
 async fn request_loaded_users_are_never_fresh() {
     let db = Db::seeded();
-    let login = manager().request_loader(common::load_from_token).refresh_view("/reauth");
+    let login = manager().request_loader(support::load_from_token).refresh_view("/reauth");
     let app = test::init_service(app(&login, &db)).await;
-    let res = Browser::new().send(&app, with_token("/fresh", "ada-token")).await;
+    let res = Client::new().send(&app, with_token("/fresh", "ada-token")).await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), Some("/reauth?next=%2Ffresh"));
-    let res = Browser::new().send(&app, with_token("/freshness", "ada-token")).await;
+    let res = Client::new().send(&app, with_token("/freshness", "ada-token")).await;
     assert_eq!(res.body, "not fresh");
 }
 
 #[actix_web::test]
 async fn request_loader_is_not_asked_when_the_session_has_a_login() {
     let db = Db::seeded();
-    let login = manager().request_loader(common::load_from_token);
+    let login = manager().request_loader(support::load_from_token);
     let app = test::init_service(app(&login, &db)).await;
-    let browser = Browser::new();
-    browser.login(&app, "/login", &LoginForm::new("bob", "builder")).await;
+    let browser = Client::new();
+    browser.login_form(&app, "/login", &LoginForm::new("bob", "builder")).await;
     // Bob's session wins over Ada's token; the request loader is not even called.
     let res = browser.send(&app, with_token("/whoami", "ada-token")).await;
     assert_eq!(res.body, "user:bob");
     assert_eq!(db.request_loads(), 0);
     // It runs once per anonymous request that asks for the user, and not otherwise.
-    let anonymous = Browser::new();
+    let anonymous = Client::new();
     anonymous.send(&app, with_token("/all-at-once", "ada-token")).await;
     assert_eq!(db.request_loads(), 1);
     anonymous.send(&app, with_token("/", "ada-token")).await;
@@ -647,9 +647,9 @@ async fn request_loader_is_not_asked_when_the_session_has_a_login() {
 async fn request_loader_with_a_test_login() {
     // `with_login` wins over the request loader, as a session login does.
     let db = Db::seeded();
-    let login = manager().request_loader(common::load_from_token);
+    let login = manager().request_loader(support::load_from_token);
     let app = test::init_service(app(&login, &db)).await;
-    let req = with_token("/whoami", "ada-token").to_request().with_login(&db.user(common::BOB));
+    let req = with_token("/whoami", "ada-token").to_request().with_login(&db.user(support::BOB));
     let res = test::call_service(&app, req).await;
     assert_eq!(test::read_body(res).await, "user:bob");
 }

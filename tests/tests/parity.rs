@@ -401,7 +401,7 @@ async fn a_manager_with_only_a_request_loader_guards_extracts_and_refuses() {
     assert_eq!(test::call_service(&app, call("/fresh", true)).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(env.events.count(LoginEventKind::LoadedFromRequest), 4);
     // Logging in needs a user loader: a clear 500, not a login nobody can load.
-    let res = test::call_service(&app, TestRequest::post().uri("/login?user=ada").to_request()).await;
+    let res = test::call_service(&app, TestRequest::post().uri("/login-as?user=ada").to_request()).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(env.db.loads(), 0);
 }

@@ -512,7 +512,7 @@ impl Browser {
     }
 
     async fn login(&self, site: &Site, user: &str) -> Page {
-        let page = self.post(site, &format!("/login?user={user}")).await;
+        let page = self.post(site, &format!("/login-as?user={user}")).await;
         assert_eq!((page.status, page.body.as_str()), (200, "logged in"), "{page:?}");
         page
     }

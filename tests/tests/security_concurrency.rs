@@ -18,10 +18,8 @@ async fn many_users_at_once_on_the_cookie_store_each_see_only_themselves() {
     let registry = MemoryLoginRegistry::new();
     let login = env.manager().login_registry(registry.clone());
     let db = env.db.clone();
-    let server = HttpServer::new(move || app(login.clone(), db.clone()))
-        .workers(2)
-        .bind(("127.0.0.1", 0))
-        .expect("bind a loopback port");
+    let server =
+        HttpServer::new(move || app(&login, &db)).workers(2).bind(("127.0.0.1", 0)).expect("bind a loopback port");
     let base = format!("http://{}", server.addrs()[0]);
     let server = server.run();
     let handle = server.handle();

@@ -110,7 +110,7 @@ async fn login_confirmed_carries_the_user() {
     let env = Env::new();
     let app = start(&env.manager(), &env.db).await;
     let c = Client::new();
-    c.post(&app, "/login?user=ada&fresh=false").await;
+    c.post(&app, "/login-as?user=ada&fresh=false").await;
     assert_eq!(env.events.count(LoginConfirmed), 0);
     c.post(&app, "/confirm").await;
     let seen = only(&env, LoginConfirmed);
@@ -191,7 +191,7 @@ async fn a_whole_visit_fires_the_events_in_order() {
     let app = start(&login, &env.db).await;
     let c = Client::new();
     c.get(&app, "/secret").await; // anonymous: refused
-    c.post(&app, "/login?user=ada&remember=true").await; // logged in
+    c.post(&app, "/login-as?user=ada&remember=true").await; // logged in
     c.get(&app, "/fresh").await; // fresh
     env.advance(301);
     c.get(&app, "/fresh").await; // too old

@@ -68,7 +68,7 @@ async fn login_with_fresh_false_is_not_fresh() {
     let env = Env::new();
     let app = start(&env.manager(), &env.db).await;
     let c = Client::new();
-    c.post(&app, "/login?user=ada&fresh=false").await;
+    c.post(&app, "/login-as?user=ada&fresh=false").await;
     assert_eq!(c.state(&app).await, "user:ada fresh:false");
     assert_eq!(c.get(&app, "/fresh").await.status, StatusCode::FOUND);
 }
@@ -98,7 +98,7 @@ async fn json_clients_needing_refresh_get_a_401_with_the_refresh_url() {
     let env = Env::new();
     let app = start(&env.manager(), &env.db).await;
     let c = Client::new();
-    c.post(&app, "/login?user=ada&fresh=false").await;
+    c.post(&app, "/login-as?user=ada&fresh=false").await;
 
     let reply = c.send(&app, TestRequest::get().uri("/fresh").insert_header(("accept", "application/json"))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");

@@ -122,7 +122,7 @@ async fn a_login_cannot_choose_a_longer_cookie_than_the_configuration() {
     let env = Env::new();
     let app = start(&env.bare_manager().remember_me(remember_for(HOUR)), &env.db).await;
     let c = Client::new();
-    let reply = c.post(&app, &format!("/login?user={ADA}&remember=true&duration={}", 365 * 24 * HOUR)).await;
+    let reply = c.post(&app, &format!("/login-as?user={ADA}&remember=true&duration={}", 365 * 24 * HOUR)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     let cookie = reply.set_cookie(REMEMBER).expect("a remember cookie");
     assert_eq!(cookie.max_age(), Some(actix_web::cookie::time::Duration::seconds(HOUR as i64)));

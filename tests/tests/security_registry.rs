@@ -577,7 +577,7 @@ async fn a_failing_registry_fails_closed() {
 
     // A login that could not be listed is a 500, and does not stick.
     registry.down.store(true, Ordering::SeqCst);
-    let reply = laptop.post(&app, &format!("/login?user={ADA}")).await;
+    let reply = laptop.post(&app, &format!("/login-as?user={ADA}")).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     registry.down.store(false, Ordering::SeqCst);
     assert_eq!(laptop.whoami(&app).await, "anonymous");
@@ -638,7 +638,7 @@ async fn a_login_whose_clean_up_fails_still_logs_in() {
 async fn test_logins_are_listed_as_if_made_earlier() {
     let env = Env::new();
     let (login, registry) = with_registry(&env);
-    let app = test::init_service(support::app(login, env.db.clone()).configure(routes)).await;
+    let app = test::init_service(support::app(&login, &env.db).configure(routes)).await;
     let ada = env.db.get(ADA).unwrap();
     let req = TestRequest::get().uri("/whoami").to_request().with_login(&ada);
     let res = test::call_service(&app, req).await;

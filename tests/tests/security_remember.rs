@@ -209,7 +209,7 @@ async fn per_login_duration_is_respected() {
     let login = env.bare_manager().remember_me(remember().duration(Duration::from_secs(30 * DAY)));
     let app = start(&login, &env.db).await;
     let c = Client::new();
-    let reply = c.post(&app, "/login?user=ada&remember=true&duration=100").await;
+    let reply = c.post(&app, "/login-as?user=ada&remember=true&duration=100").await;
     assert_eq!(reply.set_cookie(REMEMBER).unwrap().max_age().unwrap().whole_seconds(), 100);
     let value = c.cookie(REMEMBER).unwrap();
 
@@ -347,7 +347,7 @@ async fn revoked_remember_cookie_does_not_stop_the_request_loader() {
     assert!(reply.clears(REMEMBER));
 
     // Expired, too.
-    env.db.set_password(ADA, "pw-ada");
+    env.db.set_password(ADA, "lovelace");
     env.advance(366 * DAY);
     let api = Client::new();
     api.set_cookie(REMEMBER, &good);
@@ -435,7 +435,7 @@ async fn refresh_each_request_keeps_the_per_login_duration() {
         env.bare_manager().remember_me(remember().duration(Duration::from_secs(365 * DAY)).refresh_each_request(true));
     let app = start(&login, &env.db).await;
     let c = Client::new();
-    c.post(&app, "/login?user=ada&remember=true&duration=3600").await;
+    c.post(&app, "/login-as?user=ada&remember=true&duration=3600").await;
     env.advance(10);
     let reply = c.get(&app, "/whoami").await;
     let renewed = reply.set_cookie(REMEMBER).expect("re-issued");
@@ -494,7 +494,7 @@ async fn custom_name_domain_path_same_site_and_http_only_appear_on_the_cookie() 
         .duration(Duration::from_secs(7 * DAY));
     let app = start(&env.bare_manager().remember_me(settings), &env.db).await;
     let c = Client::new();
-    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    let reply = c.post(&app, "/login-as?user=ada&remember=true").await;
     assert!(reply.set_cookie(REMEMBER).is_none(), "the default name is not used");
     let cookie = reply.set_cookie("keep_me").expect("the custom name");
     assert_eq!(cookie.domain(), Some("example.test"));
@@ -553,7 +553,7 @@ async fn remember_requested_without_remember_me_configured_issues_nothing() {
     let env = Env::new();
     let app = start(&env.bare_manager(), &env.db).await;
     let c = Client::new();
-    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    let reply = c.post(&app, "/login-as?user=ada&remember=true").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.set_cookie(REMEMBER).is_none());
     assert_eq!(c.whoami(&app).await, "user:ada");
@@ -594,7 +594,7 @@ mod server {
     impl Server {
         /// The test app on `127.0.0.1:<random port>`, one worker.
         fn start(login: LoginManager, db: web::Data<Db>) -> Self {
-            let server = HttpServer::new(move || app(login.clone(), db.clone()))
+            let server = HttpServer::new(move || app(&login, &db))
                 .workers(1)
                 .bind(("127.0.0.1", 0))
                 .expect("bind a loopback port");
@@ -643,7 +643,7 @@ mod server {
         let first = browser(&jar);
 
         // Log in with "remember me".
-        let res = first.post(server.url("/login?user=ada&remember=true")).send().await.unwrap();
+        let res = first.post(server.url("/login-as?user=ada&remember=true")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let remember = set_cookies(&res, REMEMBER).pop().expect("a remember cookie");
         assert_eq!(remember.http_only(), Some(true));
@@ -720,7 +720,7 @@ async fn host_prefixed_cookie_name_works() {
     let login = env.bare_manager().remember_me(RememberMe::new(REMEMBER_KEY).name("__Host-remember"));
     let app = start(&login, &env.db).await;
     let c = Client::new();
-    let reply = c.post(&app, "/login?user=ada&remember=true").await;
+    let reply = c.post(&app, "/login-as?user=ada&remember=true").await;
     let cookie = reply.set_cookie("__Host-remember").expect("issued");
     // `__Host-`: Secure, Path=/, no Domain.
     assert_eq!(cookie.secure(), Some(true));
@@ -845,14 +845,14 @@ async fn neither_cookie_holds_the_session_hash_itself() {
     let c = Client::new();
     c.login_remembered(&app, ADA).await;
     let stamp = env.db.get(ADA).unwrap().stamp;
-    assert_eq!(stamp, "pw-ada#0");
+    assert_eq!(stamp, "lovelace#0");
 
     // The remember cookie: payload and MAC.
     let value = c.cookie(REMEMBER).unwrap();
     let (payload, _tag) = value.split_once('.').expect("payload.mac");
     let payload = String::from_utf8(b64url_decode(payload)).unwrap();
     assert!(payload.contains(ADA), "the id is in the (authenticated) payload: {payload}");
-    assert!(!payload.contains(&stamp) && !payload.contains("pw-ada"), "{payload}");
+    assert!(!payload.contains(&stamp) && !payload.contains("lovelace"), "{payload}");
 
     // The session cookie, decrypted with the app's key.
     let mut jar = actix_web::cookie::CookieJar::new();
@@ -862,5 +862,5 @@ async fn neither_cookie_holds_the_session_hash_itself() {
     let session = jar.private(&session_key()).get(SESSION).expect("decrypts with the app's key");
     let state = session.value().to_owned();
     assert!(state.contains(ADA), "the login is in the session: {state}");
-    assert!(!state.contains("pw-ada"), "{state}");
+    assert!(!state.contains("lovelace"), "{state}");
 }

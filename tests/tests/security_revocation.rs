@@ -67,7 +67,7 @@ async fn an_unchanged_session_hash_keeps_every_session() {
     let app = start(&env.manager(), &env.db).await;
     let (laptop, phone, _bob) = two_devices_and_bob(&app).await;
     env.db.rename(ADA, "Augusta");
-    env.db.set_password(ADA, "pw-ada"); // the same password again: the same hash
+    env.db.set_password(ADA, "lovelace"); // the same password again: the same hash
     for c in [&laptop, &phone] {
         let reply = c.get(&app, "/whoami").await;
         assert_eq!(reply.body, "user:ada");
@@ -123,7 +123,7 @@ async fn a_deleted_user_is_logged_out_everywhere() {
         assert!(reply.sets(SESSION));
     }
     // Even if an account with the same id comes back, the old sessions stay dead.
-    env.db.insert(ADA, "pw-ada");
+    env.db.insert(ADA, "lovelace");
     assert_eq!(laptop.whoami(&app).await, "anonymous");
     assert_eq!(bob.whoami(&app).await, "user:bob");
 }

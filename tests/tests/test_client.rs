@@ -148,7 +148,7 @@ async fn the_same_client_over_a_real_http_server() {
     let env = Env::new();
     let login = env.manager();
     let db = env.db.clone();
-    let server = HttpServer::new(move || app(login.clone(), db.clone()).configure(cookie_routes))
+    let server = HttpServer::new(move || app(&login, &db).configure(cookie_routes))
         .workers(1)
         .bind(("127.0.0.1", 0))
         .expect("bind a loopback port");

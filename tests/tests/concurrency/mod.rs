@@ -49,7 +49,7 @@ async fn one_user(base: String, me: String) -> usize {
     let (mine, secret) = (format!("user:{me}"), format!("secret of {me}"));
     for round in 0..ROUNDS {
         let remember = if round % 2 == 1 { "&remember=true" } else { "" };
-        let login = call(reqwest::Method::POST, &format!("/login?user={me}{remember}")).await;
+        let login = call(reqwest::Method::POST, &format!("/login-as?user={me}{remember}")).await;
         assert_eq!(login, (200, "logged in".to_owned()), "{me} round {round}");
         assert_eq!(call(reqwest::Method::GET, "/whoami").await, (200, mine.clone()), "{me} round {round}");
         assert_eq!(call(reqwest::Method::GET, "/secret").await, (200, secret.clone()), "{me} round {round}");

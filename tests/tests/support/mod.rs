@@ -1,32 +1,37 @@
-//! Shared helpers of the `security_*` integration tests (issue 3: remember-me, fresh logins,
-//! session protection, timeouts, revocation, events): a user model whose session hash is
-//! `password#epoch`, an in-memory user database, the loaders, an event recorder, an app with
-//! every route the tests need, and `login_runtime::test::TestClient` with this suite's
-//! shorthands.
+//! The test application every integration test shares: a user model whose session hash is
+//! `password#epoch`, an in-memory user database that counts its loads (and can fail), the
+//! loaders, an event recorder, a manual clock, one app with every route the tests need, a
+//! server-side session store that shows its keys, and `login_runtime::test::TestClient` with
+//! this suite's shorthands.
 #![allow(dead_code)] // each test file uses a different part of it
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_session::{Session, SessionMiddleware, storage::CookieSessionStore};
+use actix_session::storage::{CookieSessionStore, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::{Session, SessionMiddleware};
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
+use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::http::{Method, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpRequest, HttpResponse, get, post, web};
-use login_runtime::test::TestClient;
+use login_runtime::test::{TestClient, TestTarget};
 use login_runtime::{
     AuthUser, Authenticated, CurrentUser, FlashMessages, LoginEvent, LoginEventKind, LoginManager, LoginOptions,
-    ManualClock, RememberMe, confirm_login, fresh_login_required, login_fresh, login_required, login_user_with,
-    logout_user, request_loader, user_loader,
+    ManualClock, RememberMe, confirm_login, flash, fresh_login_required, login_fresh, login_required, login_user_with,
+    logout_user, next_url, request_loader, user_loader,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-// ---- users ----
+#[allow(unused_imports)] // each test file uses a different part of it
+pub use login_runtime::test::{TestApp, TestResponse, is_removal};
+
+// ---- users and their database ----
 
 /// A user whose session hash is `password#epoch`: a password change or an epoch bump ("log
 /// out everywhere") changes it.
@@ -52,6 +57,15 @@ impl Account {
     }
 }
 
+#[derive(Debug)]
+pub struct DbError;
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the user database is down")
+    }
+}
+
 /// The users, shared by the app (as `web::Data<Db>`) and the test.
 #[derive(Default)]
 pub struct Db {
@@ -62,26 +76,38 @@ pub struct Db {
     pub loads: AtomicUsize,
     /// Calls of the request loader.
     pub request_loads: AtomicUsize,
+    /// When set, the user loader fails.
+    pub failing: AtomicBool,
 }
 
 pub const ADA: &str = "ada";
 pub const BOB: &str = "bob";
 /// A non-ASCII id.
 pub const ZOE: &str = "zoë";
+/// An account that is not active.
+pub const EVE: &str = "eve";
+/// Ada's API token (request loader).
+pub const ADA_TOKEN: &str = "ada-token";
 /// Bob's API token (request loader).
 pub const BOB_TOKEN: &str = "bob-token";
 
 impl Db {
-    /// Ada, Bob and Zoë, all active; Bob has the API token [`BOB_TOKEN`].
+    /// Ada (password "lovelace", token [`ADA_TOKEN`]), Bob ("builder", token [`BOB_TOKEN`]),
+    /// Zoë ("zoë"), all active, and inactive Eve ("eve").
     pub fn seeded() -> web::Data<Db> {
         let db = Db::default();
-        for id in [ADA, BOB, ZOE] {
-            db.insert(id, &format!("pw-{id}"));
+        for (id, password) in [(ADA, "lovelace"), (BOB, "builder"), (ZOE, "zoë"), (EVE, "eve")] {
+            db.insert(id, password);
         }
-        db.tokens.lock().unwrap().insert(BOB_TOKEN.into(), BOB.into());
+        db.set_active(EVE, false);
+        let mut tokens = db.tokens.lock().unwrap();
+        tokens.insert(ADA_TOKEN.into(), ADA.into());
+        tokens.insert(BOB_TOKEN.into(), BOB.into());
+        drop(tokens);
         web::Data::new(db)
     }
 
+    /// An active user named `name of <id>`.
     pub fn insert(&self, id: &str, password: &str) {
         let mut account = Account {
             user: User { id: id.into(), name: format!("name of {id}"), active: true, stamp: String::new() },
@@ -96,8 +122,21 @@ impl Db {
         self.accounts.lock().unwrap().get(id).map(|a| a.user.clone())
     }
 
+    pub fn user(&self, id: &str) -> User {
+        self.get(id).expect("a seeded user")
+    }
+
     pub fn remove(&self, id: &str) {
         self.accounts.lock().unwrap().remove(id);
+    }
+
+    /// The user whose id and password these are.
+    pub fn check(&self, id: &str, password: &str) -> Option<User> {
+        self.accounts.lock().unwrap().get(id).filter(|a| a.password == password).map(|a| a.user.clone())
+    }
+
+    pub fn password(&self, id: &str) -> String {
+        self.accounts.lock().unwrap().get(id).expect("a seeded user").password.clone()
     }
 
     /// A password change: the session hash changes.
@@ -128,6 +167,11 @@ impl Db {
         accounts.get_mut(id).expect("a seeded user").user.name = name.into();
     }
 
+    /// Makes the user loader fail (or work again).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
     pub fn loads(&self) -> usize {
         self.loads.load(Ordering::SeqCst)
     }
@@ -138,9 +182,12 @@ impl Db {
 }
 
 #[user_loader]
-pub async fn load_user(id: String, db: web::Data<Db>) -> Option<User> {
+pub async fn load_user(id: String, db: web::Data<Db>) -> Result<Option<User>, DbError> {
     db.loads.fetch_add(1, Ordering::SeqCst);
-    db.get(&id)
+    if db.failing.load(Ordering::SeqCst) {
+        return Err(DbError);
+    }
+    Ok(db.get(&id))
 }
 
 /// `Authorization: Bearer <token>`.
@@ -199,14 +246,21 @@ impl Events {
     }
 }
 
-// ---- the environment: clock, events, users ----
+// ---- the managers: clock, events, users ----
 
-/// The remember-me key of the tests.
-pub const REMEMBER_KEY: [u8; 64] = [0u8; 64];
+pub const LOGIN_MESSAGE: &str = "Please log in to access this page.";
 pub const REFRESH_MESSAGE: &str = "Please confirm your password to continue.";
 pub const REFRESH_CATEGORY: &str = "warning";
+/// The remember-me key of the tests.
+pub const REMEMBER_KEY: [u8; 64] = [0u8; 64];
 /// The clock's start (seconds since the epoch).
 pub const T0: u64 = 1_000_000;
+
+/// The simplest manager: the user loader, a login view (`/login`), the login message in
+/// category `info`; the system clock, no events, no request loader, no remember-me.
+pub fn manager() -> LoginManager {
+    LoginManager::new(load_user).login_view("/login").login_message(LOGIN_MESSAGE, "info")
+}
 
 /// Remember-me with the defaults but `Secure` off (the real-server tests speak plain http).
 pub fn remember() -> RememberMe {
@@ -270,44 +324,117 @@ pub fn session_key() -> Key {
     Key::from(&[7u8; 64])
 }
 
-/// The app, registered the documented way (login middleware outermost), with the session in
-/// a cookie named `id` (not `Secure`: the real-server test speaks plain http).
+/// The app with the session in a cookie named `id`.
 pub fn app(
-    login: LoginManager,
-    db: web::Data<Db>,
+    login: &LoginManager,
+    db: &web::Data<Db>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
         Config = (),
-        Response = ServiceResponse<impl MessageBody>,
+        Response = ServiceResponse<impl MessageBody + use<>>,
         Error = actix_web::Error,
         InitError = (),
-    >,
+    > + use<>,
+> {
+    app_with_store(login, db, CookieSessionStore::default())
+}
+
+/// The app with the session in `store`, registered the documented way (login middleware
+/// outermost; the session cookie not `Secure`: the real-server tests speak plain http).
+pub fn app_with_store<S: SessionStore + 'static>(
+    login: &LoginManager,
+    db: &web::Data<Db>,
+    store: S,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + use<S>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<S>,
 > {
     App::new()
         .app_data(login.clone())
-        .app_data(db)
-        .wrap(SessionMiddleware::builder(CookieSessionStore::default(), session_key()).cookie_secure(false).build())
+        .app_data(db.clone())
+        .wrap(SessionMiddleware::builder(store, session_key()).cookie_secure(false).build())
         .wrap(login.middleware())
         .configure(routes)
 }
 
+/// Builds [`app`] with this manager and `actix_web::test::init_service`s it.
+pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
+    start_with(login, db, |_| {}).await
+}
+
+/// [`start`], with more routes.
+pub async fn start_with(login: &LoginManager, db: &web::Data<Db>, more: fn(&mut web::ServiceConfig)) -> TestApp {
+    TestApp::service(test::init_service(app(login, db).configure(more)).await)
+}
+
+/// Every route of the test app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use handlers::*;
-    cfg.service(public)
+    cfg.service(home)
+        .service(public)
         .service(whoami)
         .service(state)
+        .service(freshness)
         .service(secret)
+        .service(secret_guard_above)
+        .service(all_at_once)
         .service(fresh)
         .service(fresh_60)
-        .service(login)
+        .service(create_item)
+        .service(login_page)
+        .service(login_form)
+        .service(login_as)
         .service(logout)
+        .service(logout_flash)
         .service(logout_loaded)
+        .service(reauth_page)
         .service(confirm)
+        .service(confirm_password)
         .service(put_cart)
         .service(get_cart)
-        .service(login_page)
-        .service(reauth_page);
+        .service(change_password)
+        .service(
+            web::resource("/to-handler")
+                .route(web::get().to(to_handler))
+                .route(web::method(Method::OPTIONS).to(to_handler)),
+        );
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Item {
+    pub name: String,
+}
+
+/// The login form of `POST /login`.
+#[derive(Deserialize, Serialize)]
+pub struct LoginForm {
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default = "yes")]
+    pub fresh: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LoginForm {
+    pub fn new(name: &str, password: &str) -> Self {
+        Self { name: name.into(), password: password.into(), force: false, fresh: true }
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct NewPassword {
+    pub password: String,
 }
 
 /// The handlers, in their own module: the route macros make unit structs named after them.
@@ -318,38 +445,71 @@ mod handlers {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body.into())
     }
 
+    fn see_other(to: &str) -> HttpResponse {
+        HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+    }
+
     fn render_flashes(flashes: &FlashMessages) -> String {
         flashes.iter().map(|f| format!("[{}] {}\n", f.category, f.message)).collect()
     }
 
-    /// Never asks for the user.
+    fn who(user: &CurrentUser<User>) -> String {
+        match user.authenticated() {
+            Some(u) => format!("user:{}", u.id),
+            None => "anonymous".to_owned(),
+        }
+    }
+
+    /// Never asks for the user (the loader must not run here): `home` and the flashed
+    /// messages.
+    #[get("/")]
+    async fn home(flashes: FlashMessages) -> HttpResponse {
+        text(format!("home\n{}", render_flashes(&flashes)))
+    }
+
+    /// Never asks for the user, nor anything else: `public`.
     #[get("/public")]
     async fn public() -> HttpResponse {
         text("public")
     }
 
+    /// `user:<id>` or `anonymous`.
     #[get("/whoami")]
     async fn whoami(user: CurrentUser<User>) -> HttpResponse {
-        text(match user.authenticated() {
-            Some(u) => format!("user:{}", u.id),
-            None => "anonymous".to_owned(),
-        })
+        text(who(&user))
     }
 
     /// `user:<id> fresh:<bool>` or `anonymous fresh:<bool>`.
     #[get("/state")]
     async fn state(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
-        let who = match user.authenticated() {
-            Some(u) => format!("user:{}", u.id),
-            None => "anonymous".to_owned(),
-        };
-        text(format!("{who} fresh:{}", login_fresh(&req).await))
+        text(format!("{} fresh:{}", who(&user), login_fresh(&req).await))
     }
 
+    /// `fresh` or `not fresh`, without extracting the user.
+    #[get("/freshness")]
+    async fn freshness(req: HttpRequest) -> HttpResponse {
+        text(if login_fresh(&req).await { "fresh" } else { "not fresh" })
+    }
+
+    // The guard below the route macro...
     #[get("/secret")]
     #[login_required]
     async fn secret(user: Authenticated<User>) -> HttpResponse {
         text(format!("secret of {}", user.id))
+    }
+
+    // ...and above it.
+    #[login_required]
+    #[get("/secret-above")]
+    async fn secret_guard_above(user: CurrentUser<User>) -> HttpResponse {
+        text(format!("secret of {}", user.user().map_or("?", |u| &u.id)))
+    }
+
+    /// Asks for the user three times: guard, `CurrentUser`, `Authenticated`.
+    #[get("/all-at-once")]
+    #[login_required]
+    async fn all_at_once(current: CurrentUser<User>, user: Authenticated<User>) -> HttpResponse {
+        text(format!("{} {}", current.get_id().unwrap_or_default(), user.get_id().unwrap_or_default()))
     }
 
     #[get("/fresh")]
@@ -364,6 +524,40 @@ mod handlers {
         text(format!("fresh-60 area of {}", user.id))
     }
 
+    /// A JSON body behind the guard: invalid JSON is a 400, but only for logged-in users.
+    #[post("/api/items")]
+    #[login_required]
+    async fn create_item(user: Authenticated<User>, item: web::Json<Item>) -> HttpResponse {
+        HttpResponse::Created().json(serde_json::json!({ "owner": user.id, "name": item.name }))
+    }
+
+    /// Registered with `.to()`, for GET and OPTIONS.
+    #[login_required]
+    pub(super) async fn to_handler(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
+        text(format!("{} by {}", req.method(), user.user().map_or("anonymous", |u| &u.id)))
+    }
+
+    /// The login page shows the flashed messages.
+    #[get("/login")]
+    async fn login_page(flashes: FlashMessages) -> HttpResponse {
+        text(format!("login page\n{}", render_flashes(&flashes)))
+    }
+
+    /// The login form ([`LoginForm`]): checks the password, logs in, and goes back to `next`
+    /// (when it is safe) or `/`.
+    #[post("/login")]
+    async fn login_form(
+        req: HttpRequest,
+        db: web::Data<Db>,
+        form: web::Form<LoginForm>,
+    ) -> actix_web::Result<HttpResponse> {
+        let Some(user) = db.check(&form.name, &form.password) else {
+            return Ok(HttpResponse::Unauthorized().body("invalid credentials"));
+        };
+        login_user_with(&req, &user, LoginOptions::new().force(form.force).fresh(form.fresh))?;
+        Ok(see_other(&next_url(&req).unwrap_or_else(|| "/".into())))
+    }
+
     #[derive(Deserialize)]
     pub(super) struct LoginQuery {
         pub user: String,
@@ -375,14 +569,15 @@ mod handlers {
         pub fresh: bool,
     }
 
-    fn yes() -> bool {
-        true
-    }
-
-    /// Logs `?user=` in (the password check is not what these tests are about), with
-    /// `remember`, `duration` (seconds) and `fresh` from the query.
-    #[post("/login")]
-    async fn login(req: HttpRequest, db: web::Data<Db>, q: web::Query<LoginQuery>) -> actix_web::Result<HttpResponse> {
+    /// Logs `?user=` in without a password (what the tests of remember-me, sessions and the
+    /// registry are about is what comes after), with `remember`, `duration` (seconds) and
+    /// `fresh` from the query: `logged in`.
+    #[post("/login-as")]
+    async fn login_as(
+        req: HttpRequest,
+        db: web::Data<Db>,
+        q: web::Query<LoginQuery>,
+    ) -> actix_web::Result<HttpResponse> {
         let Some(user) = db.get(&q.user) else {
             return Ok(HttpResponse::Unauthorized().body("no such user"));
         };
@@ -394,6 +589,21 @@ mod handlers {
         Ok(text("logged in"))
     }
 
+    /// `logged out`.
+    #[post("/logout")]
+    async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+        logout_user(&req)?;
+        Ok(text("logged out"))
+    }
+
+    /// Logs out, flashes "You have been logged out." and goes home.
+    #[post("/logout-flash")]
+    async fn logout_flash(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+        logout_user(&req)?;
+        flash(&req, "You have been logged out.", "info")?;
+        Ok(see_other("/"))
+    }
+
     /// Logs out after the user was loaded (and, with `refresh_each_request`, the remember
     /// cookie re-issued) in the same request.
     #[post("/logout-loaded")]
@@ -402,18 +612,34 @@ mod handlers {
         Ok(text(format!("logged out {}", user.get_id().unwrap_or_default())))
     }
 
-    #[post("/logout")]
-    async fn logout(req: HttpRequest) -> actix_web::Result<HttpResponse> {
-        logout_user(&req)?;
-        Ok(text("logged out"))
+    #[get("/reauth")]
+    async fn reauth_page(flashes: FlashMessages) -> HttpResponse {
+        text(format!("reauth page\n{}", render_flashes(&flashes)))
     }
 
-    /// Re-authentication (the password check is elided): `confirm_login`.
+    /// Re-authentication with the password check elided: `confirm_login`, `confirmed <id>`.
     #[post("/confirm")]
     #[login_required]
     async fn confirm(req: HttpRequest, user: Authenticated<User>) -> actix_web::Result<HttpResponse> {
         confirm_login(&req).await?;
         Ok(text(format!("confirmed {}", user.id)))
+    }
+
+    /// Re-authentication: the password again (a [`LoginForm`]), then `confirm_login` and back
+    /// to `next` or `/`.
+    #[post("/confirm-password")]
+    #[login_required]
+    async fn confirm_password(
+        req: HttpRequest,
+        user: Authenticated<User>,
+        db: web::Data<Db>,
+        form: web::Form<LoginForm>,
+    ) -> actix_web::Result<HttpResponse> {
+        if db.check(&user.id, &form.password).is_none() {
+            return Ok(HttpResponse::Unauthorized().body("invalid credentials"));
+        }
+        confirm_login(&req).await?;
+        Ok(see_other(&next_url(&req).unwrap_or_else(|| "/".into())))
     }
 
     /// Session data that is not the login's.
@@ -428,31 +654,23 @@ mod handlers {
         Ok(text(session.get::<String>("cart")?.unwrap_or_else(|| "empty".into())))
     }
 
-    #[get("/login")]
-    async fn login_page(flashes: FlashMessages) -> HttpResponse {
-        text(format!("login page\n{}", render_flashes(&flashes)))
+    /// Changes the password (and so the session hash), keeping this session logged in: every
+    /// other session of the user ends.
+    #[post("/password")]
+    #[fresh_login_required]
+    async fn change_password(
+        req: HttpRequest,
+        user: Authenticated<User>,
+        db: web::Data<Db>,
+        form: web::Form<NewPassword>,
+    ) -> actix_web::Result<HttpResponse> {
+        db.set_password(&user.id, &form.password);
+        login_user_with(&req, &db.user(&user.id), LoginOptions::new())?;
+        Ok(text("password changed"))
     }
-
-    #[get("/reauth")]
-    async fn reauth_page(flashes: FlashMessages) -> HttpResponse {
-        text(format!("reauth page\n{}", render_flashes(&flashes)))
-    }
 }
 
-// ---- the app under `actix_web::test`, and the client: `login_runtime::test` ----
-
-#[allow(unused_imports)] // each test file uses a different part of it
-pub use login_runtime::test::{TestApp, TestResponse, is_removal};
-
-/// Builds [`app`] with this manager and `actix_web::test::init_service`s it.
-pub async fn start(login: &LoginManager, db: &web::Data<Db>) -> TestApp {
-    start_with(login, db, |_| {}).await
-}
-
-/// [`start`], with more routes.
-pub async fn start_with(login: &LoginManager, db: &web::Data<Db>, more: fn(&mut web::ServiceConfig)) -> TestApp {
-    TestApp::service(test::init_service(app(login.clone(), db.clone()).configure(more)).await)
-}
+// ---- the client: `login_runtime::test::TestClient` ----
 
 /// A response, read, with its body as text.
 #[derive(Debug)]
@@ -468,13 +686,24 @@ impl std::ops::Deref for Reply {
     }
 }
 
+impl Reply {
+    fn new(res: TestResponse) -> Self {
+        Self { body: res.text(), res }
+    }
+
+    /// The body as JSON (panics, saying what it is, when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
 pub const HOME_IP: &str = login_runtime::test::CLIENT_IP;
 pub const AWAY_IP: &str = "198.51.100.9";
 pub const FIREFOX: &str = login_runtime::test::USER_AGENT;
 pub const CURL: &str = "curl/8.5.0";
 
-/// [`login_runtime::test::TestClient`] with this suite's shorthands: addresses as text, and
-/// logins through the app's `/login` route.
+/// [`TestClient`] with this suite's shorthands: addresses as text, replies read, and logins
+/// through the app's `/login` (the form) and `/login-as` (no password) routes.
 #[derive(Default)]
 pub struct Client(pub TestClient);
 
@@ -503,47 +732,57 @@ impl Client {
         self.cookie(name).is_some()
     }
 
+    /// A client holding the same cookies (a stolen cookie, a second tab).
     pub fn fork(&self) -> Self {
         Self(self.0.fork())
     }
 
-    pub async fn send(&self, app: &TestApp, req: TestRequest) -> Reply {
-        let res = self.0.send(app, req).await;
-        Reply { body: res.text(), res }
+    pub async fn send(&self, app: &impl TestTarget, req: TestRequest) -> Reply {
+        Reply::new(self.0.send(app, req).await)
     }
 
-    pub async fn get(&self, app: &TestApp, uri: &str) -> Reply {
+    /// Sends a request already built (e.g. with `TestLoginExt`).
+    pub async fn call(&self, app: &impl TestTarget, req: actix_http::Request) -> Reply {
+        Reply::new(self.0.send_request(app, req).await)
+    }
+
+    pub async fn get(&self, app: &impl TestTarget, uri: &str) -> Reply {
         self.send(app, TestRequest::get().uri(uri)).await
     }
 
-    pub async fn post(&self, app: &TestApp, uri: &str) -> Reply {
+    pub async fn post(&self, app: &impl TestTarget, uri: &str) -> Reply {
         self.send(app, TestRequest::post().uri(uri)).await
     }
 
-    /// Logs `user` in (fresh, no remember cookie), asserting it worked.
-    pub async fn login(&self, app: &TestApp, user: &str) -> Reply {
-        let reply = self.post(app, &format!("/login?user={}", encode(user))).await;
+    /// POSTs the login form to `uri` (`/login`, `/login?next=..`).
+    pub async fn login_form(&self, app: &impl TestTarget, uri: &str, form: &LoginForm) -> Reply {
+        self.send(app, TestRequest::post().uri(uri).set_form(form)).await
+    }
+
+    /// Logs `user` in (fresh, no remember cookie) through `/login-as`, asserting it worked.
+    pub async fn login(&self, app: &impl TestTarget, user: &str) -> Reply {
+        let reply = self.post(app, &format!("/login-as?user={}", encode(user))).await;
         assert_eq!(reply.status, StatusCode::OK, "login failed: {reply:?}");
         reply
     }
 
     /// Logs `user` in with a remember cookie, asserting it was issued.
-    pub async fn login_remembered(&self, app: &TestApp, user: &str) -> Reply {
-        let reply = self.post(app, &format!("/login?user={}&remember=true", encode(user))).await;
+    pub async fn login_remembered(&self, app: &impl TestTarget, user: &str) -> Reply {
+        let reply = self.post(app, &format!("/login-as?user={}&remember=true", encode(user))).await;
         assert_eq!(reply.status, StatusCode::OK, "login failed: {reply:?}");
         assert!(reply.sets(REMEMBER), "no remember cookie issued: {:?}", reply.set_cookie_headers());
         reply
     }
 
     /// `GET /whoami`'s body: `user:<id>` or `anonymous`.
-    pub async fn whoami(&self, app: &TestApp) -> String {
+    pub async fn whoami(&self, app: &impl TestTarget) -> String {
         let reply = self.get(app, "/whoami").await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         reply.body
     }
 
     /// `GET /state`'s body: `user:<id> fresh:<bool>` or `anonymous fresh:false`.
-    pub async fn state(&self, app: &TestApp) -> String {
+    pub async fn state(&self, app: &impl TestTarget) -> String {
         let reply = self.get(app, "/state").await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         reply.body
@@ -571,4 +810,93 @@ pub fn tamper(value: &str) -> String {
     let i = chars.len() / 3;
     chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
     chars.into_iter().collect()
+}
+
+// ---- a server-side session store that shows its keys ----
+
+/// An in-memory `SessionStore` that records which session keys exist and which were deleted,
+/// to observe session renewal (fixation defence), which a cookie store cannot show.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<MemoryInner>>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    sessions: HashMap<String, HashMap<String, String>>,
+    deleted: HashSet<String>,
+    next: u64,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The keys of the live sessions.
+    pub fn keys(&self) -> HashSet<String> {
+        self.inner.lock().unwrap().sessions.keys().cloned().collect()
+    }
+
+    pub fn was_deleted(&self, key: &str) -> bool {
+        self.inner.lock().unwrap().deleted.contains(key)
+    }
+
+    /// The only live session's key.
+    pub fn only_key(&self) -> String {
+        let keys = self.keys();
+        assert_eq!(keys.len(), 1, "expected exactly one live session: {keys:?}");
+        keys.into_iter().next().unwrap()
+    }
+
+    /// The state of a session, by key.
+    pub fn state(&self, key: &str) -> Option<HashMap<String, String>> {
+        self.inner.lock().unwrap().sessions.get(key).cloned()
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        Ok(self.inner.lock().unwrap().sessions.get(key.as_ref()).cloned())
+    }
+
+    async fn save(&self, state: HashMap<String, String>, _ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next += 1;
+        // Session keys must be long: actix-session rejects short ones.
+        let key = format!("session-{:0>60}", inner.next);
+        inner.sessions.insert(key.clone(), state);
+        Ok(SessionKey::try_from(key).expect("a valid session key"))
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: HashMap<String, String>,
+        ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            if let Some(slot) = inner.sessions.get_mut(key.as_ref()) {
+                *slot = state;
+                return Ok(key);
+            }
+        }
+        // As actix-session's stores do: a vanished key is saved anew.
+        match self.save(state, ttl).await {
+            Ok(key) => Ok(key),
+            Err(_) => unreachable!("saving in memory does not fail"),
+        }
+    }
+
+    async fn update_ttl(&self, _key: &SessionKey, _ttl: &CookieDuration) -> Result<(), anyhow::Error> {
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let mut inner = self.inner.lock().unwrap();
+        inner.sessions.remove(key.as_ref());
+        inner.deleted.insert(key.as_ref().to_owned());
+        Ok(())
+    }
 }
