@@ -211,44 +211,65 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param])
     let guard_var = syn::Ident::new("__login_guard", Span::mixed_site());
     let tys: Vec<&Type> = params.iter().map(|param| &*param.ty).collect();
     let pats: Vec<&Pat> = params.iter().map(|param| &*param.pat).collect();
+    // A parameter that is not an extractor is reported at its type, with a message that says
+    // so, and only there (see `checked`), not again by actix's `Handler` bound at the route.
+    let (extractors, body_checks) = checked(&krate, &tys, "require_extractor", !item.sig.generics.params.is_empty());
     let guard_ty = match guard {
-        Guard::Login => quote!(#krate::__private::LoginRequired<(#(#tys,)*)>),
+        Guard::Login => quote!(#krate::__private::LoginRequired<#extractors>),
         Guard::FreshLogin => {
             let secs = Literal::u64_unsuffixed(options.max_age.unwrap_or(0));
-            quote!(#krate::__private::FreshLoginRequired<(#(#tys,)*), #secs>)
+            quote!(#krate::__private::FreshLoginRequired<#extractors, #secs>)
         }
     };
-    // A parameter that is not an extractor is reported at its type, with a message that says
-    // so, before actix's own "`Handler` is not implemented" at the route registration.
-    let assertions = tys.iter().map(|ty| require_extractor(&krate, ty, "require_extractor"));
     item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
     let prologue: syn::Block = syn::parse_quote!({
-        #(#assertions)*
+        #body_checks
         let (#(#pats,)*) = #guard_var.into_inner();
     });
     item.block.stmts.splice(0..0, prologue.stmts);
 }
 
-/// `require_extractor::<T>();` (or another check of that form), spanned on `T` (nothing for
-/// `impl Trait`, which cannot be named there).
-pub(crate) fn require_extractor(krate: &TokenStream, ty: &Type, check: &str) -> TokenStream {
-    if mentions_impl_trait(ty) {
-        return TokenStream::new();
+/// The tuple of extractor types `(A, B,)`, and the checks that each is an extractor
+/// (`require_extractor::<A>();`, or another check of that form), spanned on the user's types.
+///
+/// The checks run in the length of an array, `<(A, B,) as Checked<[(); { checks; 0 }]>>::Type`:
+/// when one fails, rustc reports it at the type, and the array, and so the whole type, becomes
+/// an error type, which keeps rustc from reporting the same mistake again wherever the tuple
+/// must be an extractor. A generic function, or a type that mentions `impl Trait` or `Self`,
+/// cannot be named in an array length: its checks are returned as statements for the body.
+pub(crate) fn checked(krate: &TokenStream, tys: &[&Type], check: &str, generic: bool) -> (TokenStream, TokenStream) {
+    let tuple = quote!((#(#tys,)*));
+    let checks: TokenStream = tys.iter().filter_map(|ty| require_extractor(krate, ty, check)).collect();
+    if checks.is_empty() {
+        return (tuple, checks);
     }
-    let check = syn::Ident::new(check, ty.span());
-    quote_spanned!(ty.span()=> #krate::__private::#check::<#ty>();)
+    if generic || tys.iter().any(|ty| mentions(ty, "impl") || mentions(ty, "Self")) {
+        return (tuple, checks);
+    }
+    (quote!(<#tuple as #krate::__private::Checked<[(); { #checks 0 }]>>::Type), TokenStream::new())
 }
 
-/// `impl Trait` in argument position cannot be named in a turbofish.
-fn mentions_impl_trait(ty: &Type) -> bool {
-    fn walk(tokens: TokenStream) -> bool {
+/// `require_extractor::<T>();` (or another check of that form), spanned on `T` (nothing for
+/// `impl Trait`, which cannot be named there).
+fn require_extractor(krate: &TokenStream, ty: &Type, check: &str) -> Option<TokenStream> {
+    if mentions(ty, "impl") {
+        return None;
+    }
+    let check = syn::Ident::new(check, ty.span());
+    Some(quote_spanned!(ty.span()=> #krate::__private::#check::<#ty>();))
+}
+
+/// Whether a type mentions a keyword (`impl Trait` cannot be named in a turbofish, `Self`
+/// cannot be named in an array length).
+fn mentions(ty: &Type, keyword: &str) -> bool {
+    fn walk(tokens: TokenStream, keyword: &str) -> bool {
         tokens.into_iter().any(|tree| match tree {
-            TokenTree::Ident(ident) => ident == "impl",
-            TokenTree::Group(group) => walk(group.stream()),
+            TokenTree::Ident(ident) => ident == keyword,
+            TokenTree::Group(group) => walk(group.stream(), keyword),
             _ => false,
         })
     }
-    walk(ty.to_token_stream())
+    walk(ty.to_token_stream(), keyword)
 }
 
 /// `max_age = 300` (seconds) or `max_age = "15m"` (`s`, `m`, `h`, `d`, combinable: `"1h30m"`).
@@ -338,12 +359,26 @@ mod tests {
         );
         assert!(out.starts_with("# [get (\"/\")] pub async fn h"), "{out}");
         assert!(
-            out.contains(":: login_runtime :: __private :: LoginRequired < (A , web :: Path < (u32 , String) > ,) >"),
+            out.contains(":: login_runtime :: __private :: LoginRequired < < (A , web :: Path < (u32 , String) > ,) as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_extractor :: < A > () ; :: login_runtime :: __private :: require_extractor :: < web :: Path < (u32 , String) > > () ; 0 }] > > :: Type >"),
             "{out}"
         );
-        assert!(out.contains(":: login_runtime :: __private :: require_extractor :: < A > () ;"), "{out}");
         assert!(out.contains("let (a , mut b ,) = __login_guard . into_inner () ;"), "{out}");
         assert!(out.contains("-> impl Responder"), "{out}");
+        // A generic handler cannot check in an array length: its checks open its body.
+        let out = expands(
+            Guard::Login,
+            quote!(),
+            quote!(
+                async fn h<T: Tr>(a: web::Json<T>) {}
+            ),
+        );
+        assert!(out.contains("LoginRequired < (web :: Json < T > ,) >"), "{out}");
+        assert!(
+            out.contains(
+                ") { :: login_runtime :: __private :: require_extractor :: < web :: Json < T > > () ; let (a ,) ="
+            ),
+            "{out}"
+        );
     }
 
     #[test]
@@ -723,6 +758,6 @@ mod tests {
         let grown = growth(benchmark_body);
         assert_eq!(growth(quote!(String::new())), grown, "the growth depends on the body");
         // If the expansion changes, update "Compile cost" in BENCHMARKS.md with these numbers.
-        assert_eq!(grown, (69, 278), "expansion growth (tokens, bytes) per handler");
+        assert_eq!(grown, (94, 351), "expansion growth (tokens, bytes) per handler");
     }
 }

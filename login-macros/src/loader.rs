@@ -252,17 +252,21 @@ fn generate(model: Model) -> TokenStream {
     let ext_pats = extractors.iter().map(|param| &param.pat);
 
     // Checks at the user's types, with messages that say what is wrong (`LoadOutput`, the
-    // bound of `Output`, has its own): each extractor is checked where it is written, and the
-    // tuple is spanned on the parameter list, where rustc reports the `Args: FromRequest` bound.
+    // bound of `Output`, has its own): each extractor is checked where it is written, once
+    // (`guard::checked`); the tuple is spanned on the parameter list.
     let check = if id.is_some() { "require_extractor" } else { "require_request_extractor" };
-    let extractor_checks = ext_tys.iter().map(|ty| crate::guard::require_extractor(&krate, ty, check));
-    let args_ty = quote_spanned!(sig.paren_token.span.join()=> (#(#ext_tys,)*));
+    let (args_ty, extractor_checks) = crate::guard::checked(&krate, &ext_tys, check, false);
+    let args_ty = quote_spanned!(sig.paren_token.span.join()=> #args_ty);
     let output_ty = quote_spanned!(output.span()=> #output);
 
     let (trait_name, id_assoc, id_param, id_pat_ty, id_arg, id_check) = match &id {
         Some(Param { pat, ty }) => (
             quote!(UserLoader),
-            quote_spanned!(ty.span()=> type Id = #ty;),
+            {
+                // Checked as the extractors are (`guard::checked`): one error, at the type.
+                let parses = quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>(););
+                quote_spanned!(ty.span()=> type Id = <#ty as #krate::__private::Checked<[(); { #parses 0 }]>>::Type;)
+            },
             quote!(#id_var: <Self as #krate::__private::UserLoader>::Id,),
             quote!(#pat: #ty,),
             quote!(#id_var,),
@@ -290,7 +294,7 @@ fn generate(model: Model) -> TokenStream {
                 #args_var: <Self as #krate::__private::#trait_name>::Args,
             ) -> impl #krate::__private::Future<Output = <Self as #krate::__private::#trait_name>::Output> + 'static {
                 #id_check
-                #(#extractor_checks)*
+                #extractor_checks
                 #(#fn_attrs)*
                 async fn #ident(#id_pat_ty #(#ext_pats: #ext_tys),*) -> #output #block
                 let (#(#arg_vars,)*) = #args_var;
@@ -300,20 +304,18 @@ fn generate(model: Model) -> TokenStream {
     }
 }
 
-/// Checks of the id parameter, spanned on its type: it parses from a string, and it is the
-/// type of the user's id field when the user derives `AuthUser` (a `String` takes any id).
+/// The check of the id parameter, spanned on its type: it is the type of the user's id field
+/// when the user derives `AuthUser` (a `String` takes any id).
 fn id_checks(krate: &TokenStream, ty: &Type) -> TokenStream {
-    let parses = quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>(););
     let is_string = matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "String"));
     if is_string {
-        return parses;
+        return TokenStream::new();
     }
     let private = quote!(#krate::__private);
     let same = quote_spanned! {ty.span()=>
         (&#private::IdCheck::<Self, #ty>::NEW).expected_id().loader_id::<#ty>();
     };
     quote! {
-        #parses
         {
             #[allow(unused_imports)]
             use #private::{AnyId as _, DerivedId as _};
@@ -355,10 +357,8 @@ mod tests {
         );
         assert!(out.contains("pub (crate) struct load_user ;"), "{out}");
         assert!(out.contains("impl :: login_runtime :: __private :: UserLoader for load_user"), "{out}");
-        assert!(out.contains("type Id = u64 ;"), "{out}");
-        assert!(out.contains("type Args = (web :: Data < Pool > , HttpRequest ,) ;"), "{out}");
-        assert!(out.contains("require_user_id :: < u64 > () ;"), "{out}");
-        assert!(out.contains("require_extractor :: < HttpRequest > () ;"), "{out}");
+        assert!(out.contains("type Id = < u64 as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_user_id :: < u64 > () ; 0 }] >> :: Type ;"), "{out}");
+        assert!(out.contains("type Args = < (web :: Data < Pool > , HttpRequest ,) as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_extractor :: < web :: Data < Pool > > () ; :: login_runtime :: __private :: require_extractor :: < HttpRequest > () ; 0 }] >> :: Type ;"), "{out}");
         assert!(out.contains("type Output = Option < User > ;"), "{out}");
         assert!(
             out.contains("# [tracing :: instrument] async fn load_user (id : u64 , web :: Data (pool) : web :: Data < Pool > , mut h : HttpRequest) -> Option < User >"),

@@ -159,6 +159,20 @@ pub trait RequestExtractor {}
 
 impl<T: FromRequest> RequestExtractor for T {}
 
+/// `Self`, once the checks in the length of the array `C` compile: the macros write a tuple of
+/// extractors as `<(A, B,) as Checked<[(); { require_extractor::<A>(); ..; 0 }]>>::Type`. When a
+/// check fails, rustc reports it at the user's type, and the array, and so this type, become an
+/// error type: the mistake is not reported a second time where the tuple must be an extractor
+/// (actix's `.to(handler)`, a loader's `Args` bound).
+pub trait Checked<C> {
+    /// `Self`.
+    type Type: ?Sized;
+}
+
+impl<T: ?Sized, C> Checked<C> for T {
+    type Type = T;
+}
+
 /// Checks, at the user's type, that a parameter is an actix extractor.
 #[inline]
 pub const fn require_extractor<T: Extractor>() {}
