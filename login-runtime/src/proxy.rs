@@ -50,16 +50,19 @@ pub(crate) fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<IpAddr
 /// The scheme and host the client asked for: the configured host if there is one; behind
 /// trusted proxies, the trusted entries of `X-Forwarded-Proto` and `X-Forwarded-Host`; else
 /// the connection's scheme and the `Host` header.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 pub(crate) fn origin(req: &HttpRequest, settings: &Settings) -> (String, String) {
     let hops = settings.proxy_hops;
-    let scheme = entry(req, &HeaderName::from_static("x-forwarded-proto"), hops)
+    let scheme = entry(req, &X_FORWARDED_PROTO, hops)
         .filter(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_else(|| if req.app_config().secure() { "https" } else { "http" }.to_owned());
     let host = settings
         .forced_host
         .clone()
-        .or_else(|| entry(req, &HeaderName::from_static("x-forwarded-host"), hops).filter(|h| is_host(h)))
+        .or_else(|| entry(req, &X_FORWARDED_HOST, hops).filter(|h| is_host(h)))
         .or_else(|| {
             req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_host(h)).map(str::to_owned)
         })

@@ -45,8 +45,9 @@ const VERSION_WITH_LOGIN_ID: &str = "2";
 /// ```
 #[derive(Clone)]
 pub struct RememberMe {
-    /// The current key first, then the previous ones.
-    keys: Vec<Vec<u8>>,
+    /// The keyed MAC of each key, the current one first, then the previous ones: the key's
+    /// HMAC state is made once, here, and each MAC starts from a copy of it.
+    keys: Vec<HmacSha256>,
     pub(crate) name: String,
     pub(crate) duration: Duration,
     pub(crate) domain: Option<String>,
@@ -171,8 +172,12 @@ impl RememberMe {
     }
 
     fn mac(&self, key_index: usize) -> Option<HmacSha256> {
-        let key = self.keys.get(key_index)?;
-        Some(HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length"))
+        self.keys.get(key_index).cloned()
+    }
+
+    /// Whether cookies of previous keys are accepted (and re-signed on use).
+    pub(crate) fn has_previous_keys(&self) -> bool {
+        self.keys.len() > 1
     }
 
     /// The longest lifetime a cookie may have, in seconds.
@@ -187,7 +192,8 @@ impl RememberMe {
     }
 
     fn hash_mac_with(&self, key_index: usize, session_hash: Option<&[u8]>) -> String {
-        let (Some(hash), Some(mut mac)) = (session_hash, self.mac(key_index)) else { return String::new() };
+        let Some(hash) = session_hash else { return String::new() };
+        let Some(mut mac) = self.mac(key_index) else { return String::new() };
         mac.update(b"login-runtime session hash\0");
         mac.update(hash);
         B64.encode(&mac.finalize().into_bytes()[..16])
@@ -210,8 +216,8 @@ impl RememberMe {
         let (payload, tag) = value.split_once('.')?;
         let payload = B64.decode(payload).ok()?;
         let tag = B64.decode(tag).ok()?;
-        let key_index = (0..self.keys.len()).find(|&i| {
-            let mut mac = self.mac(i).expect("an index below the key count");
+        let key_index = self.keys.iter().position(|key| {
+            let mut mac = key.clone();
             mac.update(&payload);
             mac.verify_slice(&tag).is_ok() // constant-time
         })?;
@@ -268,9 +274,9 @@ impl RememberMe {
     }
 }
 
-fn checked_key(key: &[u8]) -> Vec<u8> {
+fn checked_key(key: &[u8]) -> HmacSha256 {
     assert!(key.len() >= 32, "a remember-me key needs at least 32 bytes, got {}", key.len());
-    key.to_vec()
+    HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
 #[cfg(test)]

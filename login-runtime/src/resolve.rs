@@ -39,8 +39,25 @@ fn end_login(req: &HttpRequest, manager: &LoginManager, session: &Session, why: 
 
 /// A load to run, or the answer without one.
 enum Start {
-    Load { load: LoadFuture, source: Source, record: Option<LoginRecord> },
+    Load { load: LoadFuture, origin: Origin, record: Option<LoginRecord> },
     Anonymous,
+}
+
+/// Where the user being loaded comes from, with what the check of the loaded user needs.
+pub(crate) enum Origin {
+    Session,
+    Remember(Box<Token>),
+    Request,
+}
+
+impl Origin {
+    fn source(&self) -> Source {
+        match self {
+            Self::Session => Source::Session,
+            Self::Remember(_) => Source::Remember,
+            Self::Request => Source::Request,
+        }
+    }
 }
 
 /// Resolves the current user: from the per-request cache, or by starting the one load of this
@@ -51,7 +68,7 @@ pub(crate) enum UserFuture {
         load: LoadFuture,
         req: HttpRequest,
         manager: LoginManager,
-        source: Source,
+        origin: Origin,
         /// The session-hash digest of the login record, for a user from the session.
         hash: Option<u64>,
         finished: bool,
@@ -87,18 +104,22 @@ impl UserFuture {
         };
         emit(&manager.settings().hooks, req, LoginEventKind::Accessed, None, None);
         match start(req, manager, test_login) {
-            Ok(Start::Load { load, source, record }) => {
+            Ok(Start::Load { load, origin, record }) => {
                 with_state(req, |state| {
                     state.slot = Slot::Loading(Vec::new());
                     state.record = record;
-                    state.source = Some(source.clone());
+                    state.source = Some(origin.source());
                 });
                 let hash = record.and_then(|r| r.hash);
-                Self::Leader { load, req: req.clone(), manager: manager.clone(), source, hash, finished: false }
+                Self::Leader { load, req: req.clone(), manager: manager.clone(), origin, hash, finished: false }
             }
-            // Anonymous, decided without any async work. Not cached: finding that out again
-            // is as cheap as a cache.
-            Ok(Start::Anonymous) => Self::Ready(Some(Ok(None))),
+            // Anonymous, decided without any async work: cached all the same, so that the
+            // request's other looks at the user neither read the session again nor tell the
+            // hooks again.
+            Ok(Start::Anonymous) => {
+                with_state(req, |state| state.slot = Slot::Ready(None));
+                Self::Ready(Some(Ok(None)))
+            }
             Err(error) => Self::Ready(Some(Err(error))),
         }
     }
@@ -161,7 +182,7 @@ fn start(req: &HttpRequest, manager: &LoginManager, test_login: Option<Box<TestL
             if let Some(id) = write {
                 record.write(&session, &id)?;
             }
-            return Ok(Start::Load { load, source: Source::Session, record: Some(record) });
+            return Ok(Start::Load { load, origin: Origin::Session, record: Some(record) });
         }
         Verdict::Protected(user_id) => {
             end_login(req, manager, &session, LogoutReason::SessionProtection);
@@ -257,7 +278,7 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
             Some((token, listed)) => {
                 if let Some(loader) = &settings.loader {
                     let load = loader.load(&token.user_id, req, listed);
-                    return Ok(Start::Load { load, source: Source::Remember(Box::new(token)), record: None });
+                    return Ok(Start::Load { load, origin: Origin::Remember(Box::new(token)), record: None });
                 }
             }
             None => {
@@ -271,7 +292,7 @@ fn next_source(req: &HttpRequest, manager: &LoginManager, remember_allowed: bool
 
 fn request_loader(req: &HttpRequest, manager: &LoginManager) -> Result<Start, LoginError> {
     Ok(match &manager.settings().request_loader {
-        Some(loader) => Start::Load { load: loader.load(req), source: Source::Request, record: None },
+        Some(loader) => Start::Load { load: loader.load(req), origin: Origin::Request, record: None },
         None => Start::Anonymous,
     })
 }
@@ -283,30 +304,30 @@ impl Future for UserFuture {
         let this = self.get_mut();
         match this {
             Self::Ready(result) => Poll::Ready(result.take().expect("UserFuture polled after completion")),
-            Self::Leader { load, req, manager, source, hash, finished } => loop {
+            Self::Leader { load, req, manager, origin, hash, finished } => loop {
                 let result = match load.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => result,
                 };
-                let accepted = result.and_then(|user| accept(req, manager, source, *hash, user));
+                let accepted = result.and_then(|user| accept(req, manager, origin, *hash, user));
                 record_user_span(&accepted);
                 let result = match accepted {
                     // A session login or a remember cookie that did not work does not stop the
                     // next source: the remember cookie, then the request loader (Flask-Login
                     // #901).
-                    Ok(None) if *source != Source::Request => {
-                        let next = match source {
-                            Source::Session => next_source(req, manager, true)?,
+                    Ok(None) if !matches!(origin, Origin::Request) => {
+                        let next = match origin {
+                            Origin::Session => next_source(req, manager, true)?,
                             _ => request_loader(req, manager)?,
                         };
-                        if let Start::Load { load: next, source: next_source, record } = next {
+                        if let Start::Load { load: next, origin: next_origin, record } = next {
                             *load = next;
-                            *source = next_source.clone();
                             *hash = record.and_then(|r| r.hash);
                             with_state(req, |state| {
-                                state.source = Some(next_source);
+                                state.source = Some(next_origin.source());
                                 state.record = record;
                             });
+                            *origin = next_origin;
                             continue;
                         }
                         Ok(None)
@@ -387,22 +408,22 @@ fn record_user_span(result: &UserResult) {
 fn accept(
     req: &HttpRequest,
     manager: &LoginManager,
-    source: &Source,
+    origin: &Origin,
     hash: Option<u64>,
     user: Option<SharedUser>,
 ) -> UserResult {
     let settings = manager.settings();
-    match source {
-        Source::Request => {
+    match origin {
+        Origin::Request => {
             if let Some(user) = &user {
                 emit(&settings.hooks, req, LoginEventKind::LoadedFromRequest, Some(user), None);
             }
             Ok(user)
         }
-        Source::Session => {
+        Origin::Session => {
             match user {
                 Some(user) if hash_matches(hash, &user) => {
-                    refresh_remember_cookie(req, manager, &user);
+                    refresh_remember_cookie(req, manager, &user, None);
                     Ok(Some(user))
                 }
                 user => {
@@ -413,7 +434,7 @@ fn accept(
                 }
             }
         }
-        Source::Remember(token) => {
+        Origin::Remember(token) => {
             let remember = settings.remember.as_ref().expect("a remember source needs remember-me settings");
             // An inactive account cannot log in, from a form or from a cookie.
             // An inactive user is refused with no reason to show: nothing ended elsewhere.
@@ -451,7 +472,7 @@ fn accept(
                 }
             });
             emit(&settings.hooks, req, LoginEventKind::LoadedFromCookie, Some(&user), None);
-            refresh_remember_cookie(req, manager, &user);
+            refresh_remember_cookie(req, manager, &user, Some(token));
             Ok(Some(user))
         }
     }
@@ -498,22 +519,35 @@ fn remember_until(req: &HttpRequest, manager: &LoginManager, user_id: &str, logi
 
 /// Re-issues a valid remember cookie the request carried (and only then: Flask-Login #424 gave
 /// everyone a year-long cookie): with `refresh_each_request`, with a new expiry; when a previous
-/// key signed it, signed with the current key and the same expiry.
-fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &SharedUser) {
+/// key signed it, signed with the current key and the same expiry. `token` is the cookie's,
+/// when the caller has decoded it already.
+fn refresh_remember_cookie(req: &HttpRequest, manager: &LoginManager, user: &SharedUser, token: Option<&Token>) {
     let Some(remember) = manager.settings().remember.as_ref() else { return };
-    let Some(cookie) = req.cookie(&remember.name) else { return };
+    // Without refreshes and previous keys no cookie is ever re-issued: not even looked at.
+    if !remember.refresh_each_request && !remember.has_previous_keys() {
+        return;
+    }
     let now = manager.now();
-    let Some(token) = remember.decode(cookie.value(), now) else { return };
+    let decoded;
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let Some(cookie) = req.cookie(&remember.name) else { return };
+            let Some(token) = remember.decode(cookie.value(), now) else { return };
+            decoded = token;
+            &decoded
+        }
+    };
     if !remember.refresh_each_request && token.key_index == 0 {
         return;
     }
-    if user.get_id().as_deref() != Some(token.user_id.as_str()) || !remember.hash_matches(&token, user.session_hash()) {
+    if user.get_id().as_deref() != Some(token.user_id.as_str()) || !remember.hash_matches(token, user.session_hash()) {
         return;
     }
     // The login's own lifetime: "remember me for an hour" stays an hour.
     let expires = if remember.refresh_each_request { now.saturating_add(token.lifetime) } else { token.expires };
     let hash_mac = remember.hash_mac(user.session_hash());
-    let value = remember.encode(&Token { expires, hash_mac, key_index: 0, ..token });
+    let value = remember.encode(&Token { expires, hash_mac, key_index: 0, ..token.clone() });
     let lifetime = std::time::Duration::from_secs(expires.saturating_sub(now));
     with_state(req, |state| {
         if state.cookie.is_none() {

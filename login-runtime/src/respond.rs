@@ -3,6 +3,9 @@
 
 use actix_session::SessionExt;
 use actix_web::error::InternalError;
+use std::borrow::Cow;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -27,12 +30,18 @@ enum Client {
     Htmx,
 }
 
+/// Header names as constants: a lookup by a string parses (and may allocate) the name each time.
+const HX_REQUEST: HeaderName = HeaderName::from_static("hx-request");
+const HX_REDIRECT: HeaderName = HeaderName::from_static("hx-redirect");
+const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
 fn client(req: &HttpRequest) -> Client {
     let headers = req.headers();
-    if headers.contains_key("hx-request") {
+    if headers.contains_key(HX_REQUEST) {
         return Client::Htmx;
     }
-    let xhr = headers.get("x-requested-with").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"));
+    let xhr = headers.get(X_REQUESTED_WITH).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"));
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -148,9 +157,9 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         return InternalError::from_response(kind, handler(req)).into();
     }
     let client = client(req);
-    let text = message.as_ref().map(|Message { text, .. }| match &settings.translator {
-        Some(translate) => translate(text, req),
-        None => text.clone(),
+    let text: Option<Cow<'_, str>> = message.as_ref().map(|Message { text, .. }| match &settings.translator {
+        Some(translate) => Cow::Owned(translate(text, req)),
+        None => Cow::Borrowed(text.as_str()),
     });
 
     // Why an earlier login ended, for clients that read the answer (the login page reads it
@@ -170,8 +179,8 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         if stateless {
             flag = true;
             #[cfg(feature = "test-client")]
-            crate::test::flashed(req, &crate::FlashMessage { category: category.clone(), message: text.clone() });
-        } else if let Err(error) = flash(req, text.clone(), category.clone()) {
+            crate::test::flashed(req, &crate::FlashMessage { category: category.clone(), message: text.to_string() });
+        } else if let Err(error) = flash(req, text.to_string(), category.clone()) {
             tracing::error!(%error, "could not flash the login message");
         }
     }
@@ -200,7 +209,7 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         Client::Htmx => {
             let mut res = status_401(manager, client, kind, None, None, reason);
             if let Ok(value) = header::HeaderValue::from_str(&target) {
-                res.headers_mut().insert(header::HeaderName::from_static("hx-redirect"), value);
+                res.headers_mut().insert(HX_REDIRECT, value);
             }
             res
         }
@@ -240,7 +249,7 @@ fn status_401(
         }
         return res.json(body);
     }
-    res.content_type("text/plain; charset=utf-8").body(message.unwrap_or("Unauthorized").to_owned())
+    res.insert_header((header::CONTENT_TYPE, TEXT_PLAIN)).body(message.unwrap_or("Unauthorized").to_owned())
 }
 
 #[cfg(test)]

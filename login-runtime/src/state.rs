@@ -15,14 +15,13 @@ use crate::error::LoginError;
 use crate::manager::LoginManager;
 use crate::record::LoginRecord;
 use crate::registry::RegistryOp;
-use crate::remember::Token;
 use crate::user::SharedUser;
 
 /// Where this request's user came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
     Session,
-    Remember(Box<Token>),
+    Remember,
     Request,
 }
 

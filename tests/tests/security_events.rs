@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
 use login_runtime::LoginEventKind::{self, *};
-use login_runtime::{LoginEvent, SessionProtection};
+use login_runtime::{CurrentUser, LoginEvent, LoginManager, SessionProtection, login_fresh};
 use support::*;
 
 /// What the async hook records.
@@ -165,6 +166,35 @@ async fn accessed_fires_once_per_request_that_asks_for_the_user() {
     c.get(&app, "/whoami").await;
     c.get(&app, "/state").await;
     assert_eq!(kinds(&env.events.take()), vec![Accessed, Accessed]);
+}
+
+/// Looks at the user three times: two extractors and `login_fresh`.
+async fn looks_three_times(a: CurrentUser<User>, b: CurrentUser<User>, req: HttpRequest) -> String {
+    format!("{} {} {}", a.is_anonymous(), b.is_anonymous(), login_fresh(&req).await)
+}
+
+#[actix_web::test]
+async fn an_anonymous_request_is_resolved_once() {
+    // Without a request loader, "anonymous" is decided without any load: it is decided once all
+    // the same, and the request's other looks at the user reuse it (one `Accessed`, not three).
+    let env = Env::new();
+    let events = env.events.clone();
+    let manager = LoginManager::new(load_user).on_event(move |e: LoginEvent| {
+        events.record(&e);
+        async {}
+    });
+    let app = start_with(&manager, &env.db, |cfg| {
+        cfg.route("/three-looks", web::get().to(looks_three_times));
+    })
+    .await;
+    let c = Client::new();
+    assert_eq!(c.get(&app, "/three-looks").await.body, "true true false");
+    assert_eq!(kinds(&env.events.take()), vec![Accessed]);
+    // The same with a login: one load, one event.
+    c.login(&app, ADA).await;
+    env.events.clear();
+    assert_eq!(c.get(&app, "/three-looks").await.body, "false false true");
+    assert_eq!(kinds(&env.events.take()), vec![Accessed]);
 }
 
 #[actix_web::test]
