@@ -11,6 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ItemFn, Pat, Path, Type};
 
 use crate::attr::{self, Errors};
+use crate::context::Enclosing;
 
 /// actix implements `FromRequest` for tuples of up to 16 extractors.
 const MAX_EXTRACTORS: usize = 16;
@@ -52,8 +53,8 @@ struct Param {
 }
 
 /// Entry point: the guarded handler, plus `compile_error!`s for any mistake.
-pub(crate) fn expand(guard: Guard, args: TokenStream, input: TokenStream) -> TokenStream {
-    let (mut output, error) = run(guard, args, input);
+pub(crate) fn expand(guard: Guard, args: TokenStream, input: TokenStream, enclosing: &Enclosing) -> TokenStream {
+    let (mut output, error) = run(guard, args, input, enclosing);
     output.extend(error.map(syn::Error::into_compile_error));
     output
 }
@@ -61,7 +62,7 @@ pub(crate) fn expand(guard: Guard, args: TokenStream, input: TokenStream) -> Tok
 /// The expansion, or the error(s) alone (for unit tests).
 #[cfg(test)]
 pub(crate) fn try_expand(guard: Guard, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
-    match run(guard, args, input) {
+    match run(guard, args, input, &Enclosing::Module) {
         (output, None) => Ok(output),
         (_, Some(error)) => Err(error),
     }
@@ -69,7 +70,12 @@ pub(crate) fn try_expand(guard: Guard, args: TokenStream, input: TokenStream) ->
 
 /// The output and the errors. After a fatal error the output is the item as written
 /// (actix-web-codegen's `input_and_compile_error`); after others, the guarded handler.
-fn run(guard: Guard, args: TokenStream, input: TokenStream) -> (TokenStream, Option<syn::Error>) {
+fn run(
+    guard: Guard,
+    args: TokenStream,
+    input: TokenStream,
+    enclosing: &Enclosing,
+) -> (TokenStream, Option<syn::Error>) {
     let mut errors = Errors::default();
     let options = parse_options(guard, args, &mut errors);
     let mut item = match parse_handler(guard, input.clone()) {
@@ -79,6 +85,25 @@ fn run(guard: Guard, args: TokenStream, input: TokenStream) -> (TokenStream, Opt
             return (input, errors.finish().err());
         }
     };
+    // A trait fixes its methods' signatures, which the guard must change: left as written, the
+    // method keeps the trait's signature, and this is the one error.
+    let name = guard.name();
+    let in_trait = match enclosing {
+        Enclosing::Impl { trait_: Some(trait_), self_ty } => Some(format!("`impl {trait_} for {self_ty}`")),
+        Enclosing::Trait { name } => Some(format!("trait `{name}`")),
+        Enclosing::Impl { trait_: None, .. } | Enclosing::Module => None,
+    };
+    if let Some(in_trait) = in_trait {
+        errors.at(
+            Span::call_site(),
+            format!(
+                "`#[{name}]` cannot guard a method of {in_trait}: the trait fixes the method's parameters, which the guard replaces; \
+                 put `#[{name}]` on a free `async fn` handler that calls `{}`",
+                item.sig.ident
+            ),
+        );
+        return (input, errors.finish().err());
+    }
     let params = validate(guard, &mut item, &mut errors);
     if errors.is_fatal() {
         return (input, errors.finish().err());
@@ -335,6 +360,11 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At module level.
+    fn expand(guard: Guard, args: TokenStream, input: TokenStream) -> TokenStream {
+        super::expand(guard, args, input, &Enclosing::Module)
+    }
 
     fn errors(guard: Guard, args: TokenStream, input: TokenStream) -> Vec<String> {
         match try_expand(guard, args, input) {
@@ -707,6 +737,34 @@ mod tests {
         let errs = errors(Guard::Login, quote!(), quote!(async fn h(#(#params: A),*) {}));
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("an actix handler takes at most 16 extractors"), "{errs:?}");
+    }
+
+    #[test]
+    fn not_in_a_trait() {
+        let input = quote!(
+            async fn index() -> &'static str {
+                "hello"
+            }
+        );
+        let in_impl = Enclosing::Impl { trait_: Some("Pages".into()), self_ty: "Site".into() };
+        let (out, error) = run(Guard::Login, quote!(), input.clone(), &in_impl);
+        assert_eq!(out.to_string(), input.to_string(), "left as written, with the trait's signature");
+        assert_eq!(
+            error.map(|error| error.to_string()).as_deref(),
+            Some(
+                "`#[login_required]` cannot guard a method of `impl Pages for Site`: the trait fixes the method's parameters, which the guard replaces; \
+                 put `#[login_required]` on a free `async fn` handler that calls `index`"
+            )
+        );
+        let (_, error) = run(Guard::FreshLogin, quote!(), input.clone(), &Enclosing::Trait { name: "Pages".into() });
+        assert!(
+            error.unwrap().to_string().starts_with("`#[fresh_login_required]` cannot guard a method of trait `Pages`")
+        );
+        // An inherent impl's associated function is a handler like any other.
+        let inherent = Enclosing::Impl { trait_: None, self_ty: "Site".into() };
+        let (out, error) = run(Guard::Login, quote!(), input, &inherent);
+        assert!(error.is_none());
+        assert!(out.to_string().contains("__login_guard"), "{out}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | [`#[fresh_login_required]`](macro@fresh_login_required) | an actix handler | the same handler, guarded by a fresh login |
 
 mod attr;
+mod context;
 mod derive;
 mod guard;
 mod loader;
@@ -64,8 +65,8 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// Turns `async fn load_user(id: Id, extractors..) -> Option<User>` into a user loader
 /// (Flask-Login's `user_loader`).
 ///
-/// The function becomes a unit struct of the same name and visibility (as actix-web's `#[get]`
-/// does for handlers) that implements `login_runtime::UserLoader`; hand that value to the login
+/// The function, written at module level (not inside an `impl` block), becomes a unit struct of
+/// the same name and visibility (as actix-web's `#[get]` does for handlers) that implements `login_runtime::UserLoader`; hand that value to the login
 /// manager. The login manager calls it at most once per request, and only when something asks
 /// for the user.
 ///
@@ -133,7 +134,7 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
-    loader::expand(loader::Loader::User, args.into(), input.into()).into()
+    loader::expand(loader::Loader::User, args.into(), input.into(), &context::of_call_site()).into()
 }
 
 /// Turns `async fn load(extractors..) -> Option<User>` into a request loader (Flask-Login's
@@ -174,7 +175,7 @@ pub fn user_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
-    loader::expand(loader::Loader::Request, args.into(), input.into()).into()
+    loader::expand(loader::Loader::Request, args.into(), input.into(), &context::of_call_site()).into()
 }
 
 /// Requires a logged-in user to run an actix handler (Flask-Login's `login_required`).
@@ -191,7 +192,9 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `.to(handler)`. A handler takes at most 16 extractors, and one login guard. Attribute
 /// macros that read the parameter names (`#[tracing::instrument(skip(db))]`) go above it.
 ///
-/// It guards a free `async fn`: not `main`, not a `const`, `unsafe` or `extern` fn.
+/// It guards an `async fn` at module level or in an inherent `impl`: not `main`, not a `const`,
+/// `unsafe` or `extern` fn, and not a method of a trait or of a trait impl, whose parameters the
+/// trait fixes (guard a free handler that calls the method).
 ///
 /// Option: `#[login_required(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.
@@ -218,7 +221,7 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
-    guard::expand(guard::Guard::Login, args.into(), input.into()).into()
+    guard::expand(guard::Guard::Login, args.into(), input.into(), &context::of_call_site()).into()
 }
 
 /// Requires a fresh login to run an actix handler (Flask-Login's `fresh_login_required`):
@@ -257,5 +260,5 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn fresh_login_required(args: TokenStream, input: TokenStream) -> TokenStream {
-    guard::expand(guard::Guard::FreshLogin, args.into(), input.into()).into()
+    guard::expand(guard::Guard::FreshLogin, args.into(), input.into(), &context::of_call_site()).into()
 }

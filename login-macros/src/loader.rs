@@ -11,6 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ItemFn, Pat, Path, ReturnType, Type};
 
 use crate::attr::{self, Errors};
+use crate::context::Enclosing;
 
 /// actix implements `FromRequest` for tuples of up to 16 extractors.
 const MAX_EXTRACTORS: usize = 16;
@@ -47,8 +48,8 @@ struct Model {
 }
 
 /// Entry point: the loader struct and its impl, plus `compile_error!`s for any mistake.
-pub(crate) fn expand(loader: Loader, args: TokenStream, input: TokenStream) -> TokenStream {
-    let (mut output, error) = run(loader, args, input);
+pub(crate) fn expand(loader: Loader, args: TokenStream, input: TokenStream, enclosing: &Enclosing) -> TokenStream {
+    let (mut output, error) = run(loader, args, input, enclosing);
     output.extend(error.map(syn::Error::into_compile_error));
     output
 }
@@ -56,7 +57,7 @@ pub(crate) fn expand(loader: Loader, args: TokenStream, input: TokenStream) -> T
 /// The expansion, or the error(s) alone (for unit tests).
 #[cfg(test)]
 pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
-    match run(loader, args, input) {
+    match run(loader, args, input, &Enclosing::Module) {
         (output, None) => Ok(output),
         (_, Some(error)) => Err(error),
     }
@@ -65,7 +66,12 @@ pub(crate) fn try_expand(loader: Loader, args: TokenStream, input: TokenStream) 
 /// The output and the errors. After a fatal error the output is the item as written; after
 /// others (a missing `async`, a bad option) the loader is generated anyway, so the mistake is
 /// not reported a second time where the loader is used.
-fn run(loader: Loader, args: TokenStream, input: TokenStream) -> (TokenStream, Option<syn::Error>) {
+fn run(
+    loader: Loader,
+    args: TokenStream,
+    input: TokenStream,
+    enclosing: &Enclosing,
+) -> (TokenStream, Option<syn::Error>) {
     let mut errors = Errors::default();
     let mut krate = None;
     let context = format!("`#[{}]`", loader.name());
@@ -90,6 +96,27 @@ fn run(loader: Loader, args: TokenStream, input: TokenStream) -> (TokenStream, O
             None
         }
     };
+    // A loader becomes a struct, which an `impl` or `trait` block cannot hold: left as written,
+    // the function is an ordinary method, and this is the one error.
+    let block = match enclosing {
+        Enclosing::Impl { trait_: Some(trait_), self_ty } => Some(format!("`impl {trait_} for {self_ty}`")),
+        Enclosing::Impl { trait_: None, self_ty } => Some(format!("`impl {self_ty}`")),
+        Enclosing::Trait { name } => Some(format!("trait `{name}`")),
+        Enclosing::Module => None,
+    };
+    if let (Some(block), Some(item)) = (block, &item) {
+        let mut errors = Errors::default();
+        errors.at(
+            Span::call_site(),
+            format!(
+                "`#[{}]` turns `{}` into a value of the same name, which cannot be declared inside {block}: \
+                 move the function out of the block, to module level",
+                loader.name(),
+                item.sig.ident
+            ),
+        );
+        return (input, errors.finish().err());
+    }
     let model = item.and_then(|item| validate(loader, item, krate, &mut errors));
     match model {
         Some(model) if !errors.is_fatal() => (generate(model), errors.finish().err()),
@@ -328,6 +355,11 @@ fn id_checks(krate: &TokenStream, ty: &Type) -> TokenStream {
 mod tests {
     use super::*;
 
+    /// At module level.
+    fn expand(loader: Loader, args: TokenStream, input: TokenStream) -> TokenStream {
+        super::expand(loader, args, input, &Enclosing::Module)
+    }
+
     fn errors(loader: Loader, args: TokenStream, input: TokenStream) -> Vec<String> {
         match try_expand(loader, args, input) {
             Ok(output) => panic!("expected errors, got {output}"),
@@ -551,6 +583,28 @@ mod tests {
         )
         .to_string();
         assert!(out.starts_with("async fn load (id : u64) { }"), "{out}");
+    }
+
+    #[test]
+    fn not_in_a_block() {
+        let input = quote!(
+            async fn load_user(id: u64) -> Option<U> {
+                None
+            }
+        );
+        let inherent = Enclosing::Impl { trait_: None, self_ty: "Users".into() };
+        let (out, error) = run(Loader::User, quote!(), input.clone(), &inherent);
+        assert_eq!(out.to_string(), input.to_string(), "left as written");
+        assert_eq!(
+            error.map(|error| error.to_string()).as_deref(),
+            Some(
+                "`#[user_loader]` turns `load_user` into a value of the same name, which cannot be declared inside `impl Users`: \
+                 move the function out of the block, to module level"
+            )
+        );
+        let in_trait = Enclosing::Impl { trait_: Some("Load".into()), self_ty: "Users".into() };
+        let (_, error) = run(Loader::Request, quote!(), input, &in_trait);
+        assert!(error.unwrap().to_string().contains("cannot be declared inside `impl Load for Users`"));
     }
 
     #[test]

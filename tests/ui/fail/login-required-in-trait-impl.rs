@@ -14,6 +14,3 @@ impl Pages for Site {
 }
 
 fn main() {}
-
-// rustc's own E0050, pointing at the guard: an attribute macro cannot see that its function is
-// inside a trait impl (an inherent impl's associated fn is a fine handler), so it cannot say more.

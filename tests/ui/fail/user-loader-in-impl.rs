@@ -1,4 +1,4 @@
-use login_runtime::{user_loader, AuthUser};
+use login_runtime::{request_loader, user_loader, AuthUser};
 
 #[derive(AuthUser)]
 struct User {
@@ -14,8 +14,15 @@ impl Users {
     }
 }
 
-fn main() {}
+trait Keys {
+    async fn load_from_key(req: actix_web::HttpRequest) -> Option<User>;
+}
 
-// rustc's own errors, with its "move it out to a nearby module scope": an attribute macro cannot
-// see that its function is inside an impl, and the loader is a struct, which must be at module
-// level.
+impl Keys for Users {
+    #[request_loader]
+    async fn load_from_key(_req: actix_web::HttpRequest) -> Option<User> {
+        None
+    }
+}
+
+fn main() {}

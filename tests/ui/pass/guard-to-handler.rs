@@ -1,4 +1,5 @@
-// Guarded handlers registered with `.to()`: generic, fallible, with attributes and `?`.
+// Guarded handlers registered with `.to()`: generic, fallible, with attributes and `?`, and an
+// inherent impl's associated function (`Self` in a parameter type).
 use actix_web::{web, App, HttpResponse};
 use login_runtime::login_required;
 
@@ -23,6 +24,29 @@ async fn greet<G: Greeting>(name: web::Path<String>) -> Result<HttpResponse, act
     Ok(HttpResponse::Ok().body(format!("{} {name}", G::TEXT)))
 }
 
+struct Pages;
+
+impl Pages {
+    #[login_required]
+    async fn index(title: web::Data<String>) -> String {
+        Self::render(&title)
+    }
+
+    fn render(title: &str) -> String {
+        format!("<h1>{title}</h1>")
+    }
+}
+
+struct Counter;
+
+impl Counter {
+    #[login_required]
+    async fn show(counter: web::Data<Self>) -> String {
+        let _ = counter;
+        String::new()
+    }
+}
+
 mod nested {
     #[login_runtime::login_required]
     pub(crate) async fn handler(body: String) -> String {
@@ -33,5 +57,7 @@ mod nested {
 fn main() {
     let _app = App::new()
         .route("/greet/{name}", web::get().to(greet::<Hello>))
-        .route("/echo", web::post().to(nested::handler));
+        .route("/echo", web::post().to(nested::handler))
+        .route("/", web::get().to(Pages::index))
+        .route("/count", web::get().to(Counter::show));
 }

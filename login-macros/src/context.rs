@@ -1,0 +1,221 @@
+//! Where an attribute stands: at module level, or inside an `impl` or `trait` block.
+//!
+//! An attribute macro sees its item only, yet two mistakes depend on what is around it: a
+//! guard on a method of a trait impl (the trait fixes the signature the guard must change:
+//! rustc's E0050 "method has 1 parameter but the declaration in trait has 0"), and a loader
+//! inside an `impl` block (a struct cannot be declared there: rustc's "struct is not supported
+//! in `impl`s" twice). So the macros read the source file at the attribute's location
+//! (`proc_macro::Span::local_file`, `line` and `column`, stable since Rust 1.88) and look for
+//! the block around it. This only chooses the error message for code that cannot compile
+//! anyway; any doubt (no file on disk, an attribute written by another macro, a file that
+//! does not parse) is [`Enclosing::Module`], which changes nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use quote::ToTokens;
+use syn::{ImplItem, Item, Stmt, TraitItem};
+
+/// The block an attribute stands in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Enclosing {
+    /// A module, or a function body: where a handler or a loader belongs.
+    Module,
+    /// `impl Type { .. }` (`trait_: None`) or `impl Trait for Type { .. }`, as written.
+    Impl { trait_: Option<String>, self_ty: String },
+    /// `trait Name { .. }`.
+    Trait { name: String },
+}
+
+/// A position in a file: line (from 1), column (from 0, in characters).
+type Position = (usize, usize);
+
+/// A block and what it is, as found in a file.
+struct Region {
+    start: Position,
+    end: Position,
+    kind: Enclosing,
+}
+
+/// The block around the attribute this macro is expanding.
+pub(crate) fn of_call_site() -> Enclosing {
+    let span = proc_macro::Span::call_site();
+    let Some(path) = span.local_file() else {
+        return Enclosing::Module;
+    };
+    let regions = regions_of(&path);
+    innermost(&regions, (span.line(), span.column().saturating_sub(1)))
+}
+
+/// A file's regions, and the modification time they were read at.
+type Parsed = (Option<SystemTime>, Rc<Vec<Region>>);
+
+/// The regions of a file, parsed once per file and compilation (a handler file holds many
+/// guards); none when it cannot be read or parsed.
+fn regions_of(path: &Path) -> Rc<Vec<Region>> {
+    thread_local! {
+        static FILES: RefCell<HashMap<PathBuf, Parsed>> = RefCell::default();
+    }
+    // Keyed by the modification time too, for a long-lived host (an IDE's macro server).
+    let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    FILES.with(|files| {
+        if let Some((time, regions)) = files.borrow().get(path)
+            && *time == modified
+        {
+            return Rc::clone(regions);
+        }
+        let regions = Rc::new(std::fs::read_to_string(path).map(|source| regions_in(&source)).unwrap_or_default());
+        files.borrow_mut().insert(path.to_owned(), (modified, Rc::clone(&regions)));
+        regions
+    })
+}
+
+/// The block around `position` in `source`.
+#[cfg(test)]
+pub(crate) fn in_source(source: &str, position: Position) -> Enclosing {
+    innermost(&regions_in(source), position)
+}
+
+fn innermost(regions: &[Region], position: Position) -> Enclosing {
+    // Regions nest, so the innermost is the one that starts last.
+    regions
+        .iter()
+        .filter(|region| region.start < position && position < region.end)
+        .max_by_key(|region| region.start)
+        .map_or(Enclosing::Module, |region| region.kind.clone())
+}
+
+fn regions_in(source: &str) -> Vec<Region> {
+    // Parsed by proc-macro2's own implementation, whose spans carry lines and columns (the
+    // compiler's would all be this macro's call site). Nothing else runs meanwhile: rustc
+    // expands macros on one thread.
+    proc_macro2::fallback::force();
+    let file = syn::parse_file(source);
+    let mut regions = Vec::new();
+    if let Ok(file) = &file {
+        items(&file.items, &mut regions);
+    }
+    drop(file);
+    proc_macro2::fallback::unforce();
+    regions
+}
+
+fn region(regions: &mut Vec<Region>, braces: &syn::token::Brace, kind: Enclosing) {
+    let start = braces.span.open().start();
+    let end = braces.span.close().end();
+    regions.push(Region { start: (start.line, start.column), end: (end.line, end.column), kind });
+}
+
+fn items<'a>(items: impl IntoIterator<Item = &'a Item>, regions: &mut Vec<Region>) {
+    for item in items {
+        match item {
+            Item::Impl(imp) => {
+                let kind = Enclosing::Impl {
+                    trait_: imp.trait_.as_ref().map(|(path, _)| text(path)),
+                    self_ty: text(&imp.self_ty),
+                };
+                region(regions, &imp.brace_token, kind);
+                for item in &imp.items {
+                    if let ImplItem::Fn(f) = item {
+                        block(&f.block, regions);
+                    }
+                }
+            }
+            Item::Trait(tr) => {
+                region(regions, &tr.brace_token, Enclosing::Trait { name: tr.ident.to_string() });
+                for item in &tr.items {
+                    if let TraitItem::Fn(syn::TraitItemFn { default: Some(body), .. }) = item {
+                        block(body, regions);
+                    }
+                }
+            }
+            Item::Mod(syn::ItemMod { content: Some((braces, inner)), .. }) => {
+                region(regions, braces, Enclosing::Module);
+                self::items(inner, regions);
+            }
+            Item::Fn(f) => block(&f.block, regions),
+            _ => {}
+        }
+    }
+}
+
+/// A function body: module level again, for the items declared in it.
+fn block(body: &syn::Block, regions: &mut Vec<Region>) {
+    region(regions, &body.brace_token, Enclosing::Module);
+    let inner = body.stmts.iter().filter_map(|stmt| match stmt {
+        Stmt::Item(item) => Some(item),
+        _ => None,
+    });
+    items(inner, regions);
+}
+
+/// Tokens as the user would write them: `Pages`, `Site<T>`.
+fn text(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    [(" :: ", "::"), (":: ", "::"), (" <", "<"), ("< ", "<"), (" >", ">"), (" ,", ","), ("& ", "&")]
+        .iter()
+        .fold(text, |text, (from, to)| text.replace(from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = r#"
+use actix_web::get;
+
+trait Pages {
+    async fn index() -> &'static str;
+    async fn about() -> &'static str {
+        "about"
+    }
+}
+
+struct Site<T>(T);
+
+impl<T: Send> Pages for Site<T> {
+    #[login_required]
+    async fn index() -> &'static str {
+        fn nested() {}
+        "hello" // } a brace in a comment, "}" in a string
+    }
+}
+
+impl Site<u8> {
+    #[login_required]
+    async fn inherent() {}
+}
+
+mod inner {
+    #[login_required]
+    async fn free() {}
+}
+"#;
+
+    fn at(line: usize, column: usize) -> Enclosing {
+        in_source(SOURCE, (line, column))
+    }
+
+    #[test]
+    fn finds_the_block_around_a_position() {
+        assert_eq!(at(2, 0), Enclosing::Module);
+        assert_eq!(at(5, 4), Enclosing::Trait { name: "Pages".into() });
+        assert_eq!(at(7, 8), Enclosing::Module, "a default method's body");
+        assert_eq!(
+            at(14, 4),
+            Enclosing::Impl { trait_: Some("Pages".into()), self_ty: "Site<T>".into() },
+            "the attribute of a trait impl's method"
+        );
+        assert_eq!(at(16, 8), Enclosing::Module, "a method's body");
+        assert_eq!(at(22, 4), Enclosing::Impl { trait_: None, self_ty: "Site<u8>".into() });
+        assert_eq!(at(27, 4), Enclosing::Module);
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_module_level() {
+        assert_eq!(in_source("impl X for Y { fn f( }", (1, 16)), Enclosing::Module);
+    }
+}
