@@ -53,7 +53,7 @@ use login_runtime::{LoginManager, RememberMe};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::registry::SqlLoginRegistry;
-use crate::users::{DEMO_USER, Db, load_user, load_user_from_token};
+use crate::users::{DEMO_USER, DEMO_USER_NOT_ADMIN, Db, load_roles, load_user, load_user_from_token};
 
 /// The login manager: how users are loaded, where visitors are sent when a page needs a
 /// login (or a fresher one), and the remember-me cookie. The messages are flashed to those
@@ -66,6 +66,10 @@ fn login_manager(remember_key: &[u8], db: &Db) -> LoginManager {
         .login_message("Please log in to see this page.", "info")
         .refresh_view("/reauth")
         .needs_refresh_message("Please confirm your password to continue.", "info")
+        // Roles from the `user_roles` table, for `#[login_required(permission = Role::Admin)]`;
+        // a logged-in user without the role is sent to a page that says so (with a 403).
+        .permission_loader(load_roles)
+        .forbidden_view("/forbidden")
         .remember_me(
             RememberMe::new(remember_key)
                 .duration(Duration::from_secs(14 * 24 * 3600))
@@ -186,7 +190,10 @@ async fn main() -> std::io::Result<()> {
     };
     println!("quickstart: users and devices in {}", describe_database(&database_url));
     if seeded {
-        println!("quickstart: created the demo user {} / {}", DEMO_USER.0, DEMO_USER.1);
+        println!(
+            "quickstart: created the demo users {} / {} (an administrator) and {} / {}",
+            DEMO_USER.0, DEMO_USER.1, DEMO_USER_NOT_ADMIN.0, DEMO_USER_NOT_ADMIN.1
+        );
     }
     let login = login_manager(&remember_key, &db);
     let db = web::Data::new(db);

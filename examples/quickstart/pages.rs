@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reauth.html", include_str!("templates/reauth.html")),
     ("devices.html", include_str!("templates/devices.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("admin.html", include_str!("templates/admin.html")),
 ];
 
 pub const STYLE: &str = include_str!("templates/style.css");
@@ -74,11 +75,10 @@ pub async fn not_found(req: HttpRequest) -> actix_web::Result<HttpResponse> {
 
 /// A friendly page for the errors that handlers return as plain text (a refused form, a bad
 /// request, a server error): the status stays, the body becomes the error page. JSON answers
-/// (the API's) are left alone.
+/// (the API's) and pages already rendered (`/forbidden`) are left alone.
 pub fn error_page(res: ServiceResponse<BoxBody>) -> actix_web::Result<ErrorHandlerResponse<BoxBody>> {
-    let is_json =
-        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
+    let content_type = res.headers().get(header::CONTENT_TYPE).map(HeaderValue::as_bytes).unwrap_or_default();
+    if content_type.starts_with(b"application/json") || content_type.starts_with(b"text/html") {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

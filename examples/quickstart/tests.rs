@@ -146,6 +146,36 @@ async fn log_in_see_settings_log_out() {
 }
 
 #[actix_web::test]
+async fn only_administrators_see_the_user_list_others_get_a_403_page() {
+    let app = app!();
+    // Anonymous: the login page, as for any guarded page.
+    let res = send!(app, Jar::default(), get("/admin"));
+    assert_eq!((res.status(), location(&res)), (StatusCode::FOUND, "/login?next=%2Fadmin"));
+
+    let mut ada = Jar::default();
+    post!(app, ada, "/login", [("username", "ada"), ("password", "correct horse")]);
+    let res = send!(app, ada, get("/admin"));
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = body(res).await;
+    assert!(page.contains("Grace Hopper") && page.contains("Bob (disabled)"), "{page}");
+
+    let mut grace = Jar::default();
+    post!(app, grace, "/login", [("username", "grace"), ("password", "cobol rules")]);
+    let res = send!(app, grace, get("/admin"));
+    assert_eq!((res.status(), location(&res)), (StatusCode::FOUND, "/forbidden"));
+    let res = send!(app, grace, get("/forbidden"));
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = body(res).await;
+    assert!(page.contains("This page is for administrators") && page.contains("Grace Hopper"), "{page}");
+    assert!(!page.contains("Bob (disabled)"), "{page}");
+
+    // An API client without the role: a JSON 403.
+    let res = send!(app, grace, get("/admin").insert_header((header::ACCEPT, "application/json")));
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, r#"{"error":"forbidden","forbidden_url":"/forbidden"}"#);
+}
+
+#[actix_web::test]
 async fn wrong_passwords_and_disabled_accounts_are_refused() {
     let app = app!();
     let mut jar = Jar::default();

@@ -5,13 +5,14 @@
 //! login-runtime never sees a password: the application checks credentials itself and then
 //! calls `login_user`.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use actix_web::{HttpRequest, web};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use login_runtime::{AuthUser, request_loader, user_loader};
+use login_runtime::{AuthUser, Permission, permission_loader, request_loader, user_loader};
 use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
@@ -40,8 +41,28 @@ pub struct User {
     password_hash: String,
 }
 
-/// The users' table. The same SQL runs on SQLite and PostgreSQL (`$1` parameters, `BIGINT`).
-const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS users (
+/// What a user may do beyond their own pages, granted in the `user_roles` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sees the user list (`/admin`).
+    Admin,
+}
+
+impl Permission for Role {}
+
+impl Role {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The users' and roles' tables. The same SQL runs on SQLite and PostgreSQL (`$1` parameters,
+/// `BIGINT`).
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS users (
         id BIGINT PRIMARY KEY,
         username TEXT NOT NULL UNIQUE,
         display_name TEXT NOT NULL,
@@ -49,7 +70,13 @@ const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS users (
         security_stamp TEXT NOT NULL,
         api_token TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL
-    )"];
+    )",
+    "CREATE TABLE IF NOT EXISTS user_roles (
+        user_id BIGINT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (user_id, role)
+    )",
+];
 
 /// A query for one user, by the condition `$where` on `$1`.
 macro_rules! select_user {
@@ -61,8 +88,11 @@ macro_rules! select_user {
     };
 }
 
-/// The demo account seeded on first start (printed by `main`).
+/// The demo account seeded on first start (printed by `main`), an administrator.
 pub const DEMO_USER: (&str, &str) = ("ada", "correct horse");
+
+/// A second demo account, not an administrator: `/admin` refuses her.
+pub const DEMO_USER_NOT_ADMIN: (&str, &str) = ("grace", "cobol rules");
 
 /// The database: a pool of connections, shared by every worker as `web::Data<Db>`.
 #[derive(Clone)]
@@ -98,6 +128,8 @@ impl Db {
         }
         db.insert(1, DEMO_USER.0, "Ada Lovelace", DEMO_USER.1, true).await?;
         db.insert(2, "bob", "Bob (disabled)", "hunter2", false).await?;
+        db.insert(3, DEMO_USER_NOT_ADMIN.0, "Grace Hopper", DEMO_USER_NOT_ADMIN.1, true).await?;
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (1, 'admin')").execute(&db.pool).await?;
         Ok((db, true))
     }
 
@@ -132,6 +164,22 @@ impl Db {
 
     pub async fn get(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         self.one(sqlx::query(select_user!("id = $1")).bind(id)).await
+    }
+
+    /// Every user, by id (the admin page).
+    pub async fn all(&self) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(select_user!("1 = 1 ORDER BY id")).fetch_all(&self.pool).await?;
+        rows.iter().map(user).collect()
+    }
+
+    /// The roles of user `id` (names this version does not know are ignored).
+    pub async fn roles(&self, id: i64) -> Result<HashSet<Role>, sqlx::Error> {
+        let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1").bind(id).fetch_all(&self.pool).await?;
+        let mut roles = HashSet::new();
+        for row in rows {
+            roles.extend(Role::from_name(&row.try_get::<String, _>("role")?));
+        }
+        Ok(roles)
     }
 
     pub async fn by_api_token(&self, token: &str) -> Result<Option<User>, sqlx::Error> {
@@ -223,6 +271,13 @@ pub async fn load_user_from_token(req: HttpRequest, db: web::Data<Db>) -> Result
         Some(token) if !token.is_empty() => db.by_api_token(token).await,
         _ => Ok(None),
     }
+}
+
+/// Called only on requests whose guard (or `Permissions<Role>` extractor) asks for roles, at
+/// most once per request.
+#[permission_loader]
+pub async fn load_roles(user: &User, db: web::Data<Db>) -> Result<HashSet<Role>, sqlx::Error> {
+    db.roles(user.id).await
 }
 
 #[cfg(test)]

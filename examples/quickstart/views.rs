@@ -2,7 +2,7 @@
 //! (`csrf.rs`), checked before anything else; logout is POST only.
 
 use actix_session::Session;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::{
     Authenticated, CurrentUser, LoginError, LoginOptions, confirm_login, flash, fresh_login_required, is_safe_next,
@@ -13,8 +13,8 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::csrf;
-use crate::pages::{STYLE, describe_agent, render, utc};
-use crate::users::{Db, User};
+use crate::pages::{STYLE, describe_agent, render, render_with_status, utc};
+use crate::users::{Db, Role, User};
 
 /// Registers every page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,7 +31,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(devices)
         .service(end_other_devices)
         .service(end_device)
-        .service(api_me);
+        .service(api_me)
+        .service(admin)
+        .service(forbidden_page);
 }
 
 /// The remember-me cookie's name (`RememberMe`'s default).
@@ -288,6 +290,25 @@ async fn end_device(
 
 /// JSON for API clients: a session user, or a `Authorization: Bearer` token (the request
 /// loader). Anonymous: a JSON 401 that names the scheme.
+/// Administrators only: the user list. Others are sent to `/forbidden` (the manager's
+/// `forbidden_view`) before this runs; visitors who are not logged in, to the login page.
+#[get("/admin")]
+#[login_required(permission = Role::Admin)]
+async fn admin(req: HttpRequest, db: web::Data<Db>) -> actix_web::Result<HttpResponse> {
+    let users = db.all().await.map_err(server_error)?;
+    render(&req, "admin.html", context! { users }).await
+}
+
+/// Where a logged-in user without the permission a page needs is sent: a 403 that says so.
+#[get("/forbidden")]
+async fn forbidden_page(req: HttpRequest) -> actix_web::Result<HttpResponse> {
+    let ctx = context! {
+        title => "Not allowed",
+        message => "This page is for administrators. Ask one to give you the role if you need it.",
+    };
+    render_with_status(&req, StatusCode::FORBIDDEN, "error.html", ctx).await
+}
+
 #[get("/api/me")]
 async fn api_me(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
     match user.authenticated() {

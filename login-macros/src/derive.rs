@@ -12,7 +12,7 @@ use syn::{Attribute, Data, DeriveInput, Field, Fields, Generics, Ident, Path, Ty
 
 use crate::attr::{self, Errors};
 
-const FIELD_OPTIONS: &[&str] = &["id", "active", "session_hash"];
+const FIELD_OPTIONS: &[&str] = &["id", "active", "session_hash", "permissions"];
 const CONTAINER_OPTIONS: &[&str] = &["crate"];
 
 /// The role a field plays.
@@ -21,6 +21,8 @@ enum Role {
     Id,
     Active,
     SessionHash,
+    /// Any number of fields, one per permission type.
+    Permissions,
 }
 
 impl Role {
@@ -29,6 +31,7 @@ impl Role {
             "id" => Role::Id,
             "active" => Role::Active,
             "session_hash" => Role::SessionHash,
+            "permissions" => Role::Permissions,
             _ => unreachable!("`{key}` is not in FIELD_OPTIONS"),
         }
     }
@@ -38,6 +41,7 @@ impl Role {
             Role::Id => "id",
             Role::Active => "active",
             Role::SessionHash => "session_hash",
+            Role::Permissions => "permissions",
         }
     }
 }
@@ -53,6 +57,7 @@ struct Model<'a> {
     id: Marked<'a>,
     active: Option<Marked<'a>>,
     session_hash: Option<Marked<'a>>,
+    permissions: Vec<Marked<'a>>,
 }
 
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
@@ -149,6 +154,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
     let mut named_id: Option<Marked> = None;
     let mut active: Option<Marked> = None;
     let mut session_hash: Option<Marked> = None;
+    let mut permissions = Vec::new();
     for field in fields {
         let Some(ident) = &field.ident else { continue };
         let this = || Marked { ident, ty: &field.ty };
@@ -166,6 +172,10 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
                 Role::Id => &mut marked_id,
                 Role::Active => &mut active,
                 Role::SessionHash => &mut session_hash,
+                Role::Permissions => {
+                    permissions.push(this());
+                    continue;
+                }
             };
             match slot {
                 Some(first) => errors.at(
@@ -177,7 +187,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
                         what = match role {
                             Role::Id => "id",
                             Role::Active => "active flag",
-                            Role::SessionHash => "session hash",
+                            Role::SessionHash | Role::Permissions => "session hash",
                         }
                     ),
                 ),
@@ -192,7 +202,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Model<'a>> {
             format!("`{}` has no id field: name a field `id`, or mark one with `#[auth_user(id)]`", input.ident),
         );
     }
-    Some(Model { id: id?, active, session_hash })
+    Some(Model { id: id?, active, session_hash, permissions })
 }
 
 /// `impl<..> AuthUser for Name<..> where ..`, with the bounds the impl needs: `AuthUser` is
@@ -272,6 +282,29 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
         }
     });
 
+    // One test per permission field: the permission asked for is of its type, or not.
+    let has_permission = (!model.permissions.is_empty()).then(|| {
+        let tests = model.permissions.iter().map(|Marked { ident, ty }| {
+            bounds.push((ty, quote!(#private::PermissionField)));
+            let ident = at_type(ident, ty);
+            let item = quote_spanned!(ty.span()=> <#ty as #private::PermissionField>::Item);
+            quote! {
+                if let ::core::option::Option::Some(permission) = permission.downcast_ref::<#item>() {
+                    return ::core::option::Option::Some(#private::PermissionField::holds(&self.#ident, permission));
+                }
+            }
+        });
+        quote! {
+            fn has_permission(
+                &self,
+                permission: &dyn ::core::any::Any,
+            ) -> ::core::option::Option<::core::primitive::bool> {
+                #(#tests)*
+                ::core::option::Option::None
+            }
+        }
+    });
+
     let header = impl_header(input, &quote!(#private::AuthUser), &bounds);
     // The id's type, so that a `#[user_loader]` for this user can be checked against it.
     let id_type_header = impl_header(input, &quote!(#private::UserIdType), &[]);
@@ -280,6 +313,7 @@ fn generate(input: &DeriveInput, krate: &TokenStream, model: &Model) -> TokenStr
             #get_id
             #is_active
             #session_hash
+            #has_permission
         }
         #id_type_header {
             type Id = #id_ty;
@@ -440,7 +474,9 @@ mod tests {
                     id: u64,
                 }
             )),
-            ["unknown option `activ` in `#[auth_user]` on a field; expected `id`, `active` or `session_hash`"]
+            [
+                "unknown option `activ` in `#[auth_user]` on a field; expected `id`, `active`, `session_hash` or `permissions`"
+            ]
         );
         assert_eq!(
             errors(quote!(

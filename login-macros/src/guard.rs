@@ -32,8 +32,8 @@ impl Guard {
 
     fn options(self) -> &'static [&'static str] {
         match self {
-            Guard::Login => &["crate"],
-            Guard::FreshLogin => &["max_age", "crate"],
+            Guard::Login => &["permission", "crate"],
+            Guard::FreshLogin => &["max_age", "permission", "crate"],
         }
     }
 }
@@ -44,6 +44,8 @@ struct Options {
     krate: Option<Path>,
     /// Seconds; `None` is "any fresh login".
     max_age: Option<u64>,
+    /// `permission = ..`: the rule a logged-in user must also pass.
+    permission: Option<crate::permission::Rule>,
 }
 
 /// A handler parameter: the user's pattern and the extractor type.
@@ -108,8 +110,9 @@ fn run(
     if errors.is_fatal() {
         return (input, errors.finish().err());
     }
-    rewrite(guard, &options, &mut item, &params);
-    (item.into_token_stream(), errors.finish().err())
+    let mut output = rewrite(guard, &options, &mut item, &params);
+    item.to_tokens(&mut output);
+    (output, errors.finish().err())
 }
 
 /// The options; a mistake in them is reported and the option ignored.
@@ -120,6 +123,9 @@ fn parse_options(guard: Guard, args: TokenStream, errors: &mut Errors) -> Option
         match key {
             "crate" => options.krate = attr::crate_path(meta, errors)?,
             "max_age" => options.max_age = max_age(attr::value(meta, "max_age = 300` or `max_age = \"15m\"")?, errors)?,
+            "permission" => {
+                options.permission = crate::permission::parse(attr::value(meta, crate::permission::EXAMPLE)?, errors)?;
+            }
             _ => unreachable!("`{key}` is not in `Guard::options`"),
         }
         Ok(())
@@ -230,8 +236,16 @@ fn guard_attribute(attr: &Attribute) -> Option<&'static str> {
     [Guard::Login, Guard::FreshLogin].into_iter().map(Guard::name).find(|name| last.ident == name)
 }
 
-fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param]) {
+/// Guards the handler; returns the items to put before it (the permission rule's type).
+fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param]) -> TokenStream {
     let krate = attr::runtime_path(options.krate.as_ref());
+    let (check, definition) = match &options.permission {
+        Some(rule) => {
+            let (name, definition) = crate::permission::check_type(rule, &krate, &item.sig.ident, &item.vis);
+            (quote!(, #name), definition)
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     // Invisible to the body (mixed-site hygiene), so it cannot collide with the user's names.
     let guard_var = syn::Ident::new("__login_guard", Span::mixed_site());
     let tys: Vec<&Type> = params.iter().map(|param| &*param.ty).collect();
@@ -240,10 +254,10 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param])
     // so, and only there (see `checked`), not again by actix's `Handler` bound at the route.
     let (extractors, body_checks) = checked(&krate, &tys, "require_extractor", !item.sig.generics.params.is_empty());
     let guard_ty = match guard {
-        Guard::Login => quote!(#krate::__private::LoginRequired<#extractors>),
+        Guard::Login => quote!(#krate::__private::LoginRequired<#extractors #check>),
         Guard::FreshLogin => {
             let secs = Literal::u64_unsuffixed(options.max_age.unwrap_or(0));
-            quote!(#krate::__private::FreshLoginRequired<#extractors, #secs>)
+            quote!(#krate::__private::FreshLoginRequired<#extractors, #secs #check>)
         }
     };
     item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
@@ -252,6 +266,7 @@ fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param])
         let (#(#pats,)*) = #guard_var.into_inner();
     });
     item.block.stmts.splice(0..0, prologue.stmts);
+    definition
 }
 
 /// The tuple of extractor types `(A, B,)`, and the checks that each is an extractor
@@ -493,7 +508,7 @@ mod tests {
                 async fn h() {}
             ),
         );
-        assert_eq!(errs, ["unknown option `max_age` in `#[login_required]`; expected `crate`"]);
+        assert_eq!(errs, ["unknown option `max_age` in `#[login_required]`; expected `permission` or `crate`"]);
         let errs = errors(
             Guard::FreshLogin,
             quote!(max_age = 3, max_age = 4),
@@ -512,8 +527,8 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "unknown option `maxage` in `#[fresh_login_required]`; expected `max_age` or `crate`",
-                "unknown option `path::to` in `#[fresh_login_required]`; expected `max_age` or `crate`",
+                "unknown option `maxage` in `#[fresh_login_required]`; expected `max_age`, `permission` or `crate`",
+                "unknown option `path::to` in `#[fresh_login_required]`; expected `max_age`, `permission` or `crate`",
             ]
         );
         let errs = errors(
@@ -716,7 +731,7 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "`#[fresh_login_required]` takes options written `key = value`, not a bare value; expected `max_age` or `crate`: write `max_age = 300`"
+                "`#[fresh_login_required]` takes options written `key = value`, not a bare value; expected `max_age`, `permission` or `crate`: write `max_age = 300`"
             ]
         );
         for krate in [quote!(crate = lr), quote!(crate = ::lr), quote!(crate = "lr")] {

@@ -18,6 +18,7 @@ mod context;
 mod derive;
 mod guard;
 mod loader;
+mod permission;
 
 use proc_macro::TokenStream;
 
@@ -196,8 +197,16 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `unsafe` or `extern` fn, and not a method of a trait or of a trait impl, whose parameters the
 /// trait fixes (guard a free handler that calls the method).
 ///
-/// Option: `#[login_required(crate = "path")]` (or `crate = path`) when `login_runtime` is
-/// renamed.
+/// Options:
+/// - `permission = ..`: the logged-in user must also hold this permission, a value of one of
+///   the application's [`Permission`](../login_runtime/trait.Permission.html) types
+///   (`permission = Perm::Edit`), or pass a rule built with `all(..)`, `any(..)` and `not(..)`,
+///   which nest: `permission = any(Role::Admin, all(Perm::Edit, not(Role::Banned)))`. Every
+///   permission is a Rust expression, type-checked where it is written. A logged-in user who
+///   fails the rule gets the manager's "forbidden" response (a 403, see
+///   `login_runtime::forbidden`) before any extractor runs; an anonymous one the
+///   "unauthorized" response, as without it.
+/// - `crate = "path"` (or `crate = path`) when `login_runtime` is renamed.
 ///
 /// `Authenticated<User>` is the logged-in user (it derefs to `User`); `CurrentUser<User>`
 /// is the user or the anonymous user, for pages that are not guarded.
@@ -235,6 +244,8 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Options:
 /// - `max_age = 300` (seconds) or `max_age = "15m"` (units `s`, `m`, `h`, `d`, combinable as
 ///   `"1h30m"`): also require the fresh login to be at most this old.
+/// - `permission = ..`: also require a permission or a rule of them, checked after the fresh
+///   login, as for [`#[login_required]`](macro@login_required).
 /// - `crate = "path"` (or `crate = path`) when `login_runtime` is renamed.
 ///
 /// Everything else is as for [`#[login_required]`](macro@login_required).
@@ -261,4 +272,46 @@ pub fn login_required(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn fresh_login_required(args: TokenStream, input: TokenStream) -> TokenStream {
     guard::expand(guard::Guard::FreshLogin, args.into(), input.into(), &context::of_call_site()).into()
+}
+
+/// Turns an `async fn` into a permission loader: the permissions of one type that a
+/// logged-in user holds, loaded from the database (roles, groups...), at most once per request
+/// and only when a guard's `permission = ..` or a `Permissions<P>` extractor asks for them.
+///
+/// The first parameter is the user, by reference; then any actix extractors. It returns
+/// `HashSet<P>` or `Result<HashSet<P>, E>` (`E: Display`; an `Err` is a logged 500), where `P`
+/// implements `login_runtime::Permission`. Register it with
+/// `LoginManager::permission_loader`.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use actix_web::web;
+/// use login_runtime::{AuthUser, LoginManager, Permission, permission_loader, user_loader};
+///
+/// #[derive(Clone, AuthUser)]
+/// struct User { id: u64 }
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// enum Role { Admin, Editor }
+/// impl Permission for Role {}
+///
+/// struct Db;
+/// impl Db {
+///     fn roles_of(&self, user: u64) -> Result<HashSet<Role>, String> {
+///         Ok(if user == 1 { HashSet::from([Role::Admin]) } else { HashSet::new() })
+///     }
+/// }
+///
+/// #[permission_loader]
+/// async fn load_roles(user: &User, db: web::Data<Db>) -> Result<HashSet<Role>, String> {
+///     db.roles_of(user.id)
+/// }
+/// # #[user_loader]
+/// # async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+///
+/// let manager = LoginManager::new(load_user).permission_loader(load_roles);
+/// ```
+#[proc_macro_attribute]
+pub fn permission_loader(args: TokenStream, input: TokenStream) -> TokenStream {
+    permission::expand_loader(args.into(), input.into()).into()
 }

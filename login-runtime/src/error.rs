@@ -41,6 +41,15 @@ pub enum LoginError {
     /// A function of the login registry was called, but the manager has no
     /// [`login_registry`](crate::LoginManager::login_registry).
     RegistryMissing,
+    /// A guard asked whether the user holds a permission of a type that neither a
+    /// [permission loader](crate::LoginManager::permission_loader) nor the user's
+    /// `#[auth_user(permissions)]` fields provide.
+    NoPermissionSource {
+        /// The permission type asked for.
+        permission: &'static str,
+        /// The user type.
+        user: &'static str,
+    },
 }
 
 impl std::fmt::Display for LoginError {
@@ -76,6 +85,12 @@ impl std::fmt::Display for LoginError {
             Self::RegistryMissing => {
                 f.write_str("no login registry is configured: add `.login_registry(..)` to the `LoginManager`")
             }
+            Self::NoPermissionSource { permission, user } => write!(
+                f,
+                "nothing provides the `{permission}` permissions of a `{user}`: mark a `HashSet<{permission}>` \
+                 field of the user `#[auth_user(permissions)]`, or give the manager a \
+                 `.permission_loader(..)` returning `HashSet<{permission}>`"
+            ),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum LoginEventKind {
     Unauthorized,
     /// A user whose login is not fresh was refused (`user_needs_refresh`).
     NeedsRefresh,
+    /// A logged-in user was refused for lacking a permission ([`forbidden`](crate::forbidden)).
+    Forbidden,
     /// The current user was looked up for this request (`user_accessed`).
     Accessed,
     /// Session protection saw the session move to another client (`session_protected`).

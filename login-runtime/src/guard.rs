@@ -7,6 +7,7 @@
 //! 204 that never reaches the handler.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -16,23 +17,25 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
 
+use crate::authz::{Anyone, CheckFuture, Checked, PermissionCheck, check, refuse_forbidden};
 use crate::error::LoginError;
 use crate::manager::LoginManager;
 use crate::resolve::UserFuture;
 use crate::respond::{Refusal, refuse};
 use crate::state::{RequestState, Source};
+use crate::user::SharedUser;
 
 /// The extractors `T`, behind a login check (and, with `FRESH`, a fresh-login check whose
-/// maximum age is `MAX_AGE` seconds, 0 for none).
-pub struct Guarded<T, const FRESH: bool, const MAX_AGE: u64>(T);
+/// maximum age is `MAX_AGE` seconds, 0 for none), then the permission rule `C`.
+pub struct Guarded<T, const FRESH: bool, const MAX_AGE: u64, C = Anyone>(T, PhantomData<fn() -> C>);
 
-/// `T` behind `#[login_required]`.
-pub type LoginRequired<T> = Guarded<T, false, 0>;
+/// `T` behind `#[login_required]` (with `permission = ..`, rule `C`).
+pub type LoginRequired<T, C = Anyone> = Guarded<T, false, 0, C>;
 
-/// `T` behind `#[fresh_login_required]`.
-pub type FreshLoginRequired<T, const MAX_AGE: u64> = Guarded<T, true, MAX_AGE>;
+/// `T` behind `#[fresh_login_required]` (with `permission = ..`, rule `C`).
+pub type FreshLoginRequired<T, const MAX_AGE: u64, C = Anyone> = Guarded<T, true, MAX_AGE, C>;
 
-impl<T, const FRESH: bool, const MAX_AGE: u64> Guarded<T, FRESH, MAX_AGE> {
+impl<T, const FRESH: bool, const MAX_AGE: u64, C> Guarded<T, FRESH, MAX_AGE, C> {
     /// The handler's own extractors.
     pub fn into_inner(self) -> T {
         self.0
@@ -41,17 +44,19 @@ impl<T, const FRESH: bool, const MAX_AGE: u64> Guarded<T, FRESH, MAX_AGE> {
 
 /// What a guard requires, as a type (the future below cannot carry const parameters).
 #[doc(hidden)]
-pub struct Need<const FRESH: bool, const MAX_AGE: u64>;
+pub struct Need<const FRESH: bool, const MAX_AGE: u64, C>(PhantomData<fn() -> C>);
 
 #[doc(hidden)]
 pub trait Requirement {
     const FRESH: bool;
     const MAX_AGE: u64;
+    type Check: PermissionCheck;
 }
 
-impl<const FRESH: bool, const MAX_AGE: u64> Requirement for Need<FRESH, MAX_AGE> {
+impl<const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> Requirement for Need<FRESH, MAX_AGE, C> {
     const FRESH: bool = FRESH;
     const MAX_AGE: u64 = MAX_AGE;
+    type Check = C;
 }
 
 pin_project! {
@@ -60,10 +65,11 @@ pin_project! {
         req: HttpRequest,
         payload: Payload,
         check: Option<UserFuture>,
+        authorize: Option<CheckFuture>,
         refused: Option<actix_web::Error>,
         #[pin]
         extract: Option<T::Future>,
-        need: std::marker::PhantomData<R>,
+        need: PhantomData<R>,
     }
 }
 
@@ -84,59 +90,98 @@ fn is_fresh(req: &HttpRequest, manager: &LoginManager, max_age: u64) -> bool {
     }
 }
 
+/// What the guard does once the user is known.
+enum Verdict {
+    Pass,
+    Refuse(actix_web::Error),
+    Wait(CheckFuture),
+}
+
+/// Flask-Login lets OPTIONS through because Flask answers it itself; actix would call the
+/// handler. An OPTIONS request without the login (or the permission) gets an empty 204
+/// instead: no redirect, no flash, no handler (CORS preflights are `actix-cors`'s job).
+fn refuse_options(req: &HttpRequest) -> Option<actix_web::Error> {
+    (req.method() == Method::OPTIONS)
+        .then(|| InternalError::from_response("options", HttpResponse::NoContent().finish()).into())
+}
+
+/// The permission rule's answer: `None` to let the request through.
+fn permitted(req: &HttpRequest, user: &SharedUser, allowed: Result<bool, LoginError>) -> Option<actix_web::Error> {
+    match allowed {
+        Ok(true) => None,
+        Err(error) => Some(error.into()),
+        Ok(false) => Some(refuse_options(req).unwrap_or_else(|| match LoginManager::from_request(req) {
+            Ok(manager) => refuse_forbidden(req, manager, Some(user)),
+            Err(error) => error.into(),
+        })),
+    }
+}
+
 impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
-    /// The verdict once the user is known: `None` to let the request through.
-    fn verdict(
-        req: &HttpRequest,
-        user: Result<Option<crate::user::SharedUser>, LoginError>,
-    ) -> Option<actix_web::Error> {
-        let refusal = match user {
-            Err(error) => return Some(error.into()),
+    /// The verdict once the user is known.
+    fn verdict(req: &HttpRequest, user: Result<Option<SharedUser>, LoginError>) -> Verdict {
+        let (refusal, user) = match user {
+            Err(error) => return Verdict::Refuse(error.into()),
             Ok(Some(user)) if user.is_authenticated() => {
                 if !R::FRESH {
-                    return None;
+                    return Self::authorize(req, &user);
                 }
-                Refusal::NeedsRefresh
+                (Refusal::NeedsRefresh, Some(user))
             }
-            Ok(_) => Refusal::Unauthorized,
+            Ok(_) => (Refusal::Unauthorized, None),
         };
         let manager = match LoginManager::from_request(req) {
             Ok(manager) => manager,
-            Err(error) => return Some(error.into()),
+            Err(error) => return Verdict::Refuse(error.into()),
         };
-        match refusal {
-            Refusal::NeedsRefresh if is_fresh(req, manager, R::MAX_AGE) => None,
-            // Flask-Login lets OPTIONS through because Flask answers it itself; actix would call
-            // the handler. An OPTIONS request without the login gets an empty 204 instead: no
-            // redirect, no flash, no handler (CORS preflights are `actix-cors`'s job).
-            _ if req.method() == Method::OPTIONS => {
-                Some(InternalError::from_response("options", HttpResponse::NoContent().finish()).into())
-            }
-            refusal => Some(refuse(req, manager, refusal)),
+        match (refusal, user) {
+            (Refusal::NeedsRefresh, Some(user)) if is_fresh(req, manager, R::MAX_AGE) => Self::authorize(req, &user),
+            _ => Verdict::Refuse(refuse_options(req).unwrap_or_else(|| refuse(req, manager, refusal))),
+        }
+    }
+
+    /// The permission rule, for a user whose login passed.
+    fn authorize(req: &HttpRequest, user: &SharedUser) -> Verdict {
+        if !R::Check::CHECKS {
+            return Verdict::Pass;
+        }
+        match check::<R::Check>(req, user) {
+            Checked::Done(allowed) => match permitted(req, user, allowed) {
+                None => Verdict::Pass,
+                Some(error) => Verdict::Refuse(error),
+            },
+            Checked::Pending(wait) => Verdict::Wait(wait),
         }
     }
 }
 
-impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guarded<T, FRESH, MAX_AGE> {
+impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> FromRequest
+    for Guarded<T, FRESH, MAX_AGE, C>
+{
     type Error = actix_web::Error;
-    type Future = GuardFuture<T, Need<FRESH, MAX_AGE>>;
+    type Future = GuardFuture<T, Need<FRESH, MAX_AGE, C>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let mut fut = GuardFuture {
             req: req.clone(),
             payload: Payload::None,
             check: None,
+            authorize: None,
             refused: None,
             extract: None,
-            need: std::marker::PhantomData,
+            need: PhantomData,
         };
         let mut user = UserFuture::new(req);
         // Usually the answer is known now (no login, or already loaded): decide at once.
         if let UserFuture::Ready(result) = &mut user {
             let result = result.take().expect("a fresh UserFuture");
             match Self::Future::verdict(req, result) {
-                Some(error) => fut.refused = Some(error),
-                None => fut.extract = Some(T::from_request(req, payload)),
+                Verdict::Refuse(error) => fut.refused = Some(error),
+                Verdict::Pass => fut.extract = Some(T::from_request(req, payload)),
+                Verdict::Wait(wait) => {
+                    fut.payload = payload.take();
+                    fut.authorize = Some(wait);
+                }
             }
             return fut;
         }
@@ -146,8 +191,10 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> FromRequest for Guar
     }
 }
 
-impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future for GuardFuture<T, Need<FRESH, MAX_AGE>> {
-    type Output = Result<Guarded<T, FRESH, MAX_AGE>, actix_web::Error>;
+impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> Future
+    for GuardFuture<T, Need<FRESH, MAX_AGE, C>>
+{
+    type Output = Result<Guarded<T, FRESH, MAX_AGE, C>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -157,13 +204,24 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64> Future for GuardFutu
         if let Some(check) = this.check.as_mut() {
             let user = ready!(Pin::new(check).poll(cx));
             *this.check = None;
-            if let Some(error) = Self::verdict(this.req, user) {
+            match Self::verdict(this.req, user) {
+                Verdict::Refuse(error) => return Poll::Ready(Err(error)),
+                Verdict::Pass => {}
+                Verdict::Wait(wait) => *this.authorize = Some(wait),
+            }
+        }
+        if let Some(wait) = this.authorize.as_mut() {
+            let allowed = ready!(Pin::new(&mut *wait).poll(cx));
+            if let Some(error) = permitted(this.req, wait.user(), allowed) {
                 return Poll::Ready(Err(error));
             }
+            *this.authorize = None;
+        }
+        if this.extract.is_none() {
             this.extract.set(Some(T::from_request(this.req, this.payload)));
         }
         match this.extract.as_pin_mut() {
-            Some(extract) => extract.poll(cx).map(|r| r.map(Guarded).map_err(Into::into)),
+            Some(extract) => extract.poll(cx).map(|r| r.map(|t| Guarded(t, PhantomData)).map_err(Into::into)),
             None => Poll::Ready(Err(LoginError::Session("guard polled after completion".into()).into())),
         }
     }

@@ -162,6 +162,121 @@
 //! remember cookie. In Flask they read `session` directly, which the remember cookie fills in
 //! before any view runs.
 //!
+//! # Permissions and roles
+//!
+//! "May this user do this?" is checked with the application's own types: an enum of
+//! permissions, one of roles, any `Eq + Hash` type that implements [`Permission`]. A guard's
+//! `permission = ..` names them as Rust values, combined with `all(..)`, `any(..)` and
+//! `not(..)`, which nest; a typo is a compile error on the typo, and a value that is not a
+//! permission (a string) is a compile error that says what to write. They come from the user
+//! model (fields marked `#[auth_user(permissions)]`: a `HashSet`, `BTreeSet` or `Vec`) or from
+//! a [`#[permission_loader]`](macro@permission_loader), an `async fn` that may query the
+//! database, run at most once per request and only when something asks for its type.
+//!
+//! ```
+//! use std::collections::HashSet;
+//! use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+//! use actix_web::{App, HttpRequest, cookie::Key, get, test, web};
+//! use login_runtime::test::TestLoginExt;
+//! use login_runtime::{
+//!     Authenticated, AuthUser, LoginManager, Permission, Permissions, forbidden, login_required,
+//!     permission_loader, user_loader,
+//! };
+//!
+//! #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+//! enum Perm { Read, Edit }
+//! impl Permission for Perm {}
+//!
+//! #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+//! enum Role { Admin, Banned }
+//! impl Permission for Role {}
+//!
+//! #[derive(Clone, AuthUser)]
+//! struct User {
+//!     id: u64,
+//!     #[auth_user(permissions)]
+//!     permissions: HashSet<Perm>,
+//! }
+//!
+//! #[user_loader]
+//! async fn load_user(id: u64) -> Option<User> {
+//!     let permissions = if id == 1 { HashSet::from([Perm::Read, Perm::Edit]) } else { HashSet::from([Perm::Read]) };
+//!     Some(User { id, permissions })
+//! }
+//!
+//! // Roles from the database; here user 1 is the admin.
+//! #[permission_loader]
+//! async fn load_roles(user: &User) -> HashSet<Role> {
+//!     if user.id == 1 { HashSet::from([Role::Admin]) } else { HashSet::new() }
+//! }
+//!
+//! #[get("/admin")]
+//! #[login_required(permission = Role::Admin)]
+//! async fn admin() -> &'static str {
+//!     "admin"
+//! }
+//!
+//! #[get("/articles/{id}/edit")]
+//! #[login_required(permission = all(Perm::Edit, not(Role::Banned)))]
+//! async fn edit_article(id: web::Path<u64>) -> String {
+//!     format!("editing {id}")
+//! }
+//!
+//! // An object-level check: authors edit their own comments, `Perm::Edit` any comment.
+//! #[get("/comments/{author}/edit")]
+//! #[login_required]
+//! async fn edit_comment(
+//!     req: HttpRequest,
+//!     user: Authenticated<User>,
+//!     permissions: Permissions<Perm>,
+//!     author: web::Path<u64>,
+//! ) -> actix_web::Result<&'static str> {
+//!     if *author != user.id && !permissions.has(&Perm::Edit) {
+//!         return Err(forbidden(&req));
+//!     }
+//!     Ok("editing the comment")
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let manager = LoginManager::new(load_user).permission_loader(load_roles);
+//! let app = test::init_service(
+//!     App::new()
+//!         .app_data(manager.clone())
+//!         .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::generate()))
+//!         .wrap(manager.middleware())
+//!         .service(admin)
+//!         .service(edit_article)
+//!         .service(edit_comment),
+//! )
+//! .await;
+//! let status = |uri: &'static str, user: u64| {
+//!     let user = User { id: user, permissions: HashSet::new() }; // only the id is stored
+//!     let req = test::TestRequest::get().uri(uri).to_request().with_login(&user);
+//!     async { test::call_service(&app, req).await.status().as_u16() }
+//! };
+//! assert_eq!(status("/admin", 1).await, 200);
+//! assert_eq!(status("/admin", 2).await, 403);
+//! assert_eq!(status("/articles/7/edit", 1).await, 200);
+//! assert_eq!(status("/articles/7/edit", 2).await, 403);
+//! assert_eq!(status("/comments/2/edit", 2).await, 200);
+//! assert_eq!(status("/comments/1/edit", 2).await, 403);
+//! # });
+//! ```
+//!
+//! A visitor who is not logged in gets the unauthorized flow as before (the login page, with
+//! `next`); a logged-in user without the permission the forbidden flow: a 403 (a JSON body for
+//! JSON clients), or the [`forbidden_handler`](LoginManager::forbidden_handler)'s response, or
+//! a redirect to the [`forbidden_view`](LoginManager::forbidden_view) (`HX-Redirect` for
+//! htmx), and the [`Forbidden`](LoginEventKind::Forbidden) event. The refusal comes before
+//! any of the handler's extractors run, so no body is read, and an `OPTIONS` request gets the
+//! empty 204. Under [`#[fresh_login_required]`](macro@fresh_login_required) the fresh login is
+//! asked for first. [`forbidden`] refuses the same way from the application's own code, and
+//! [`test::TestClient::login_with_permissions`] logs a test client in with given permissions.
+//!
+//! A permission loader for a type takes precedence over the user's fields of that type. A
+//! guard that asks for a type nothing provides is a configuration error (a logged 500), never a
+//! silent pass or refusal.
+//!
 //! # A token-only API
 //!
 //! A service that authenticates every request by an API key or a bearer token, with no
@@ -207,6 +322,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authz;
 mod cached_registry;
 mod clock;
 mod error;
@@ -241,6 +357,7 @@ mod user;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use authz::{Permission, PermissionLoader, PermissionOutput, Permissions, forbidden};
 pub use cached_registry::CachedLoginRegistry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::LoginError;

@@ -64,6 +64,7 @@ pub(crate) struct Settings {
     pub(crate) ident_key: Option<(u64, u64)>,
     pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
     pub(crate) max_logins: usize,
+    pub(crate) authz: crate::authz::AuthzSettings,
 }
 
 /// How hard the login manager guards a session against being used from another client
@@ -230,11 +231,12 @@ impl LoginManager {
             ident_key: None,
             registry: None,
             max_logins: Self::DEFAULT_MAX_LOGINS,
+            authz: Default::default(),
         };
         Self { shared: Arc::new(Shared { settings, middleware_installed: AtomicBool::new(false) }) }
     }
 
-    fn settings_mut(&mut self) -> &mut Settings {
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
         // A copy configured on its own would be a second manager that nothing installs: as app
         // data without its middleware it could only answer 500 at request time. Configuring
         // after a clone (or after `middleware()`) is refused here, at start-up.

@@ -8,6 +8,7 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
+pub use crate::authz::{Anyone, Grants, PermissionCheck, PermissionLoader, Unresolved};
 pub use crate::guard::{FreshLoginRequired, LoginRequired};
 pub use crate::loader::{LoadOutput, RequestLoader, UserLoader};
 pub use crate::user::AuthUser;
@@ -123,6 +124,43 @@ impl<T: SessionHashField> SessionHashField for Option<T> {
     }
 }
 
+/// A field marked `#[auth_user(permissions)]`: a set of permissions of one type.
+#[diagnostic::on_unimplemented(
+    message = "`#[auth_user(permissions)]` marks a set of permissions, not `{Self}`",
+    label = "expected `HashSet<P>`, `BTreeSet<P>` or `Vec<P>`, where `P` implements `login_runtime::Permission`",
+    note = "the guards' `permission = ..` and `Permissions<P>` ask this field whether the user holds a `P`"
+)]
+pub trait PermissionField {
+    /// The permission type.
+    type Item: crate::Permission;
+    /// Whether `permission` is in the set.
+    fn holds(&self, permission: &Self::Item) -> bool;
+}
+
+impl<P: crate::Permission, S: std::hash::BuildHasher> PermissionField for std::collections::HashSet<P, S> {
+    type Item = P;
+    #[inline]
+    fn holds(&self, permission: &P) -> bool {
+        self.contains(permission)
+    }
+}
+
+impl<P: crate::Permission + Ord> PermissionField for std::collections::BTreeSet<P> {
+    type Item = P;
+    #[inline]
+    fn holds(&self, permission: &P) -> bool {
+        self.contains(permission)
+    }
+}
+
+impl<P: crate::Permission> PermissionField for Vec<P> {
+    type Item = P;
+    #[inline]
+    fn holds(&self, permission: &P) -> bool {
+        self.contains(permission)
+    }
+}
+
 // ---- #[user_loader], #[request_loader], #[login_required] ----
 
 /// The id parameter of a `#[user_loader]`.
@@ -172,6 +210,10 @@ pub trait Checked<C> {
 impl<T: ?Sized, C> Checked<C> for T {
     type Type = T;
 }
+
+/// Checks, at the user's type, that a permission loader's user is a login user.
+#[inline]
+pub const fn require_auth_user<T: AuthUser>() {}
 
 /// Checks, at the user's type, that a parameter is an actix extractor.
 #[inline]

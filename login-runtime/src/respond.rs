@@ -24,7 +24,7 @@ pub(crate) enum Refusal {
 
 /// What kind of client asked, which decides the form of the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Client {
+pub(crate) enum Client {
     Browser,
     Json,
     Htmx,
@@ -32,11 +32,11 @@ enum Client {
 
 /// Header names as constants: a lookup by a string parses (and may allocate) the name each time.
 const HX_REQUEST: HeaderName = HeaderName::from_static("hx-request");
-const HX_REDIRECT: HeaderName = HeaderName::from_static("hx-redirect");
+pub(crate) const HX_REDIRECT: HeaderName = HeaderName::from_static("hx-redirect");
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
-const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
-fn client(req: &HttpRequest) -> Client {
+pub(crate) fn client(req: &HttpRequest) -> Client {
     let headers = req.headers();
     if headers.contains_key(HX_REQUEST) {
         return Client::Htmx;

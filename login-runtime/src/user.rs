@@ -59,6 +59,16 @@ pub trait AuthUser: 'static {
     fn session_hash(&self) -> Option<&[u8]> {
         None
     }
+
+    /// Whether this user holds `permission`, a value of one of the application's
+    /// [`Permission`](crate::Permission) types: `Some` when this user carries permissions of
+    /// that type, `None` when it does not (then the manager's
+    /// [permission loader](crate::LoginManager::permission_loader) for the type is the source).
+    /// Derived from the fields marked `#[auth_user(permissions)]`.
+    fn has_permission(&self, permission: &dyn Any) -> Option<bool> {
+        let _ = permission;
+        None
+    }
 }
 
 /// The default anonymous user: not authenticated, not active, no id.

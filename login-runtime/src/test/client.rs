@@ -1,7 +1,8 @@
 //! The test client: a browser's cookie jar and identity, over `actix_web::test` or a real server.
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::{Future, poll_fn};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -22,6 +23,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
 use futures_core::Stream;
 
+use crate::authz::Permission;
 use crate::error::LoginError;
 use crate::flash::FlashMessage;
 use crate::login::{LoginOptions, login_user_with};
@@ -36,10 +38,15 @@ const CLIENT_HEADER: &str = "x-login-runtime-test-client";
 
 type PendingLogin = Box<dyn FnOnce(&HttpRequest) -> Result<(), LoginError> + Send>;
 
+/// A permission set a client's user holds, by permission type; makes the `HashSet<P>` the
+/// runtime caches per request.
+type Grant = (TypeId, Box<dyn Fn() -> Rc<dyn Any> + Send>);
+
 #[derive(Default)]
 struct Shared {
     login: Option<PendingLogin>,
     flashes: Vec<FlashMessage>,
+    grants: Vec<Grant>,
 }
 
 type Registry = Mutex<HashMap<String, Arc<Mutex<Shared>>>>;
@@ -70,6 +77,14 @@ pub(crate) fn apply_pending_login(req: &HttpRequest) -> Result<(), LoginError> {
         Some(login) => login(req),
         None => Ok(()),
     }
+}
+
+/// The permissions of type `type_id` a client's user was given with
+/// [`TestClient::grant`], if this request is from such a client.
+pub(crate) fn granted(req: &HttpRequest, type_id: TypeId) -> Option<Rc<dyn Any>> {
+    let shared = shared_of(req)?;
+    let shared = shared.lock().ok()?;
+    shared.grants.iter().find(|(id, _)| *id == type_id).map(|(_, make)| make())
 }
 
 /// `flash` ran on a request from a client.
@@ -433,6 +448,44 @@ impl TestClient {
     pub fn login_as_with<U: AuthUser + Clone + Send + 'static>(&self, user: &U, options: LoginOptions) {
         let user = user.clone();
         self.entry.shared().login = Some(Box::new(move |req| login_user_with(req, &user, options)));
+    }
+
+    /// Gives the logged-in user of this client exactly these permissions of type `P`, on this
+    /// client's requests from now on, whatever the application's sources (its
+    /// [permission loader](crate::LoginManager::permission_loader), the user's
+    /// `#[auth_user(permissions)]` fields) say. Replaces an earlier grant of the same type;
+    /// an empty list is "none of them".
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-client")] {
+    /// use login_runtime::Permission;
+    /// use login_runtime::test::TestClient;
+    ///
+    /// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// enum Role { Admin }
+    /// impl Permission for Role {}
+    ///
+    /// let client = TestClient::new();
+    /// client.grant([Role::Admin]); // with `login_as(&user)`, a logged-in admin
+    /// # }
+    /// ```
+    pub fn grant<P: Permission + Clone + Send + Sync>(&self, permissions: impl IntoIterator<Item = P>) {
+        let set: HashSet<P> = permissions.into_iter().collect();
+        let type_id = TypeId::of::<P>();
+        let mut shared = self.entry.shared();
+        shared.grants.retain(|(id, _)| *id != type_id);
+        shared.grants.push((type_id, Box::new(move || Rc::new(set.clone()) as Rc<dyn Any>)));
+    }
+
+    /// [`login_as`](Self::login_as) `user`, holding exactly `permissions` (see
+    /// [`grant`](Self::grant)).
+    pub fn login_with_permissions<U, P>(&self, user: &U, permissions: impl IntoIterator<Item = P>)
+    where
+        U: AuthUser + Clone + Send + 'static,
+        P: Permission + Clone + Send + Sync,
+    {
+        self.login_as(user);
+        self.grant(permissions);
     }
 
     /// Whether a login asked for with [`login_as`](Self::login_as) is still waiting for a

@@ -103,7 +103,7 @@ mod client;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-client")))]
 pub use client::{CLIENT_IP, TestApp, TestClient, TestResponse, TestServer, TestTarget, USER_AGENT, is_removal};
 #[cfg(feature = "test-client")]
-pub(crate) use client::{apply_pending_login, flashed, flashes_taken};
+pub(crate) use client::{apply_pending_login, flashed, flashes_taken, granted};
 
 use crate::record::SessionHashed;
 use crate::state::{RequestState, TestLogin};

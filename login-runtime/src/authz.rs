@@ -1,0 +1,522 @@
+//! Authorization: may this logged-in user do this? Permissions and roles are the application's
+//! own types; the guards check them, [`Permissions`] hands them to a handler, and
+//! [`forbidden`] refuses in the form the client understands.
+
+use std::any::{Any, TypeId};
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::future::Future;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use futures_core::future::LocalBoxFuture;
+
+use crate::error::LoginError;
+use crate::events::{LoginEventKind, emit};
+use crate::manager::LoginManager;
+use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
+use crate::resolve::UserFuture;
+use crate::user::{AuthUser, SharedUser, downcast};
+
+/// A permission, a role, or anything else a user may hold: a type of the application's
+/// (usually an enum), checked by the guards' `permission = ..` option and by [`Permissions`].
+///
+/// Implementing it is one line, and it is what makes a guard that names something else a
+/// compile error:
+///
+/// ```
+/// use login_runtime::Permission;
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// enum Perm { Read, Edit, Publish }
+///
+/// impl Permission for Perm {}
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a permission type",
+    label = "a guard's `permission` names values of the application's permission types",
+    note = "permissions are values of the application's own types, not strings: an enum such as `enum Perm {{ Edit }}` with `impl login_runtime::Permission for Perm {{}}`, written `permission = Perm::Edit`"
+)]
+pub trait Permission: Eq + Hash + 'static {}
+
+/// Loads the permissions of one type for a logged-in user (roles from the database, the
+/// permissions of the user's groups...): what [`#[permission_loader]`](macro@crate::permission_loader)
+/// implements. It runs at most once per request, and only when something asks for permissions
+/// of its type.
+pub trait PermissionLoader: Clone + Send + Sync + 'static {
+    /// The user type, as the user loader produces it.
+    type User: AuthUser;
+    /// Extractors handed to the loader after the user (`web::Data<Pool>`...), run with no body.
+    type Args: FromRequest + 'static;
+    /// `HashSet<P>` or `Result<HashSet<P>, E>`.
+    type Output: PermissionOutput;
+
+    /// Loads `user`'s permissions.
+    fn call(&self, user: Rc<Self::User>, args: Self::Args) -> impl Future<Output = Self::Output> + 'static;
+}
+
+/// What a permission loader may return: `HashSet<P>` or `Result<HashSet<P>, E>` with
+/// `E: Display`.
+#[diagnostic::on_unimplemented(
+    message = "a permission loader must return `HashSet<P>` or `Result<HashSet<P>, E>`, not `{Self}`",
+    label = "this return type is not a permission loader result",
+    note = "`P` implements `login_runtime::Permission`, and `E` implements `Display`"
+)]
+pub trait PermissionOutput: 'static {
+    /// The permission type.
+    type Permission: Permission;
+    /// `Err` is a failure that becomes a logged 500.
+    fn into_result(self) -> Result<HashSet<Self::Permission>, String>;
+}
+
+impl<P: Permission> PermissionOutput for HashSet<P> {
+    type Permission = P;
+    fn into_result(self) -> Result<HashSet<P>, String> {
+        Ok(self)
+    }
+}
+
+impl<P: Permission, E: Display + 'static> PermissionOutput for Result<HashSet<P>, E> {
+    type Permission = P;
+    fn into_result(self) -> Result<HashSet<P>, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+type SetFuture = LocalBoxFuture<'static, Result<Rc<dyn Any>, LoginError>>;
+
+/// A permission loader with its types erased, as the manager stores it.
+trait DynPermissionLoader: Send + Sync {
+    fn load(&self, req: &HttpRequest, user: &SharedUser) -> SetFuture;
+}
+
+impl<L: PermissionLoader> DynPermissionLoader for L {
+    fn load(&self, req: &HttpRequest, user: &SharedUser) -> SetFuture {
+        let Some(user) = downcast::<L::User>(user) else {
+            let error = LoginError::UserType { expected: std::any::type_name::<L::User>(), found: user.type_name() };
+            return Box::pin(std::future::ready(Err(error)));
+        };
+        let args = L::Args::from_request(req, &mut Payload::None);
+        let loader = self.clone();
+        Box::pin(async move {
+            let args = args.await.map_err(|e| {
+                LoginError::Loader(format!("a permission loader argument could not be extracted: {}", e.into()))
+            })?;
+            match loader.call(user, args).await.into_result() {
+                Ok(set) => Ok(Rc::new(set) as Rc<dyn Any>),
+                Err(error) => Err(LoginError::Loader(format!("the permission loader failed: {error}"))),
+            }
+        })
+    }
+}
+
+type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
+
+/// The manager's authorization settings.
+#[derive(Clone, Default)]
+pub(crate) struct AuthzSettings {
+    /// One loader per permission type.
+    loaders: Vec<(TypeId, Arc<dyn DynPermissionLoader>)>,
+    handler: Option<Handler>,
+    view: Option<String>,
+}
+
+impl LoginManager {
+    /// Loads the permissions of one type with `loader`, a
+    /// [`#[permission_loader]`](macro@crate::permission_loader) function: at most once per
+    /// request, and only when a guard or a [`Permissions`] extractor asks for that type. A
+    /// loader takes precedence over the user's `#[auth_user(permissions)]` fields of the same
+    /// type. One loader per permission type: a second for the same type replaces the first.
+    pub fn permission_loader<L: PermissionLoader>(mut self, loader: L) -> Self {
+        let loaders = &mut self.settings_mut().authz.loaders;
+        let type_id = TypeId::of::<<L::Output as PermissionOutput>::Permission>();
+        loaders.retain(|(id, _)| *id != type_id);
+        loaders.push((type_id, Arc::new(loader)));
+        self
+    }
+
+    /// Answers logged-in users who lack a permission with this response instead of the 403
+    /// (a page of the application's own, rendered from its templates).
+    pub fn forbidden_handler(mut self, handler: impl Fn(&HttpRequest) -> HttpResponse + Send + Sync + 'static) -> Self {
+        self.settings_mut().authz.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Sends browsers that lack a permission to this page (a path or a full URL) instead of
+    /// answering 403; htmx requests get a 403 with `HX-Redirect` to it, JSON clients their
+    /// 403 with `"forbidden_url"`.
+    pub fn forbidden_view(mut self, url: impl Into<String>) -> Self {
+        self.settings_mut().authz.view = Some(url.into());
+        self
+    }
+}
+
+// ---- the per-request cache of loaded permission sets ----
+
+/// The permission sets loaded for this request, by permission type (usually one).
+#[derive(Default)]
+struct PermissionCache(Vec<(TypeId, Rc<dyn Any>)>);
+
+fn cached(req: &HttpRequest, type_id: TypeId) -> Option<Rc<dyn Any>> {
+    let ext = req.extensions();
+    let cache = ext.get::<PermissionCache>()?;
+    cache.0.iter().find(|(id, _)| *id == type_id).map(|(_, set)| Rc::clone(set))
+}
+
+fn store(req: &HttpRequest, type_id: TypeId, set: Rc<dyn Any>) {
+    req.extensions_mut().get_or_insert_with(PermissionCache::default).0.push((type_id, set));
+}
+
+/// The set of `P` already known for this request: loaded earlier, or given by a test client.
+fn known_set(req: &HttpRequest, type_id: TypeId) -> Option<Rc<dyn Any>> {
+    if let Some(set) = cached(req, type_id) {
+        return Some(set);
+    }
+    #[cfg(feature = "test-client")]
+    if let Some(set) = crate::test::granted(req, type_id) {
+        store(req, type_id, Rc::clone(&set));
+        return Some(set);
+    }
+    None
+}
+
+fn contains<P: Permission>(set: &dyn Any, permission: &P) -> bool {
+    set.downcast_ref::<HashSet<P>>().is_some_and(|set| set.contains(permission))
+}
+
+// ---- checking ----
+
+/// A check that cannot be answered yet: a permission loader must run first, or no source
+/// holds permissions of the asked type.
+#[doc(hidden)]
+pub struct Unresolved(Need);
+
+enum Need {
+    Load(Arc<dyn DynPermissionLoader>, TypeId),
+    Error(LoginError),
+}
+
+/// The permissions of the request's user, as a guard's generated check sees them.
+#[doc(hidden)]
+pub struct Grants<'a> {
+    req: &'a HttpRequest,
+    user: &'a SharedUser,
+}
+
+impl Grants<'_> {
+    /// Whether the user holds `permission`: from this request's known sets, else the loader
+    /// of its type (`Err` until it has run), else the user's own fields.
+    pub fn has<P: Permission>(&self, permission: &P) -> Result<bool, Unresolved> {
+        let type_id = TypeId::of::<P>();
+        if let Some(set) = known_set(self.req, type_id) {
+            return Ok(contains(&*set, permission));
+        }
+        if let Some(loader) = loader_for(self.req, type_id)
+            && !self.user.is_anonymous()
+        {
+            return Err(Unresolved(Need::Load(loader, type_id)));
+        }
+        match self.user.has_permission(permission) {
+            Some(yes) => Ok(yes),
+            None if self.user.is_anonymous() => Ok(false),
+            None => Err(Unresolved(Need::Error(LoginError::NoPermissionSource {
+                permission: std::any::type_name::<P>(),
+                user: self.user.type_name(),
+            }))),
+        }
+    }
+}
+
+fn loader_for(req: &HttpRequest, type_id: TypeId) -> Option<Arc<dyn DynPermissionLoader>> {
+    let manager = LoginManager::from_request(req).ok()?;
+    manager.settings().authz.loaders.iter().find(|(id, _)| *id == type_id).map(|(_, loader)| Arc::clone(loader))
+}
+
+/// A guard's permission rule (`permission = all(..)` compiled into a function).
+#[doc(hidden)]
+pub trait PermissionCheck: 'static {
+    /// `false` only for [`Anyone`]: the guard skips the check.
+    const CHECKS: bool = true;
+    /// The rule, evaluated with short-circuits; `Err` when a loader must run first.
+    fn check(grants: &Grants<'_>) -> Result<bool, Unresolved>;
+}
+
+/// No permission rule: any logged-in user.
+#[doc(hidden)]
+pub struct Anyone;
+
+impl PermissionCheck for Anyone {
+    const CHECKS: bool = false;
+    fn check(_: &Grants<'_>) -> Result<bool, Unresolved> {
+        Ok(true)
+    }
+}
+
+/// A rule's verdict, or the loads it is waiting for.
+pub(crate) enum Checked {
+    Done(Result<bool, LoginError>),
+    Pending(CheckFuture),
+}
+
+/// Evaluates rule `C` for `user`: at once when every permission it reaches is known.
+pub(crate) fn check<C: PermissionCheck>(req: &HttpRequest, user: &SharedUser) -> Checked {
+    match C::check(&Grants { req, user }) {
+        Ok(allowed) => Checked::Done(Ok(allowed)),
+        Err(Unresolved(Need::Error(error))) => Checked::Done(Err(error)),
+        Err(Unresolved(Need::Load(loader, type_id))) => Checked::Pending(CheckFuture {
+            loading: Some((type_id, loader.load(req, user))),
+            req: req.clone(),
+            user: Rc::clone(user),
+            check: C::check,
+        }),
+    }
+}
+
+/// A rule waiting for the permission loaders it reaches (each runs once).
+pub(crate) struct CheckFuture {
+    req: HttpRequest,
+    user: SharedUser,
+    check: fn(&Grants<'_>) -> Result<bool, Unresolved>,
+    loading: Option<(TypeId, SetFuture)>,
+}
+
+impl CheckFuture {
+    pub(crate) fn user(&self) -> &SharedUser {
+        &self.user
+    }
+}
+
+impl Future for CheckFuture {
+    type Output = Result<bool, LoginError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if let Some((type_id, load)) = &mut this.loading {
+                let set = ready!(load.as_mut().poll(cx))?;
+                store(&this.req, *type_id, set);
+                this.loading = None;
+            }
+            match (this.check)(&Grants { req: &this.req, user: &this.user }) {
+                Ok(allowed) => return Poll::Ready(Ok(allowed)),
+                Err(Unresolved(Need::Error(error))) => return Poll::Ready(Err(error)),
+                Err(Unresolved(Need::Load(loader, type_id))) => {
+                    this.loading = Some((type_id, loader.load(&this.req, &this.user)));
+                }
+            }
+        }
+    }
+}
+
+// ---- the extractor ----
+
+/// The current user's permissions of type `P`, for checks a guard cannot express: "may this
+/// user edit *this* post?". Refuse with [`forbidden`].
+///
+/// They come from the manager's [permission loader](LoginManager::permission_loader) for `P`
+/// (run at most once per request, shared with the guards), else from the user's
+/// `#[auth_user(permissions)]` fields. Taking it never refuses a request: anonymous visitors
+/// hold what the anonymous user holds (nothing, by default).
+///
+/// ```
+/// use std::collections::HashSet;
+/// use actix_web::{HttpRequest, web};
+/// use login_runtime::{Authenticated, AuthUser, Permission, Permissions, forbidden, login_required};
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// enum Perm { EditAnyPost }
+/// impl Permission for Perm {}
+///
+/// #[derive(AuthUser)]
+/// struct User { id: u64, #[auth_user(permissions)] permissions: HashSet<Perm> }
+///
+/// struct Post { author: u64 }
+///
+/// #[login_required]
+/// async fn edit_post(
+///     req: HttpRequest,
+///     user: Authenticated<User>,
+///     permissions: Permissions<Perm>,
+///     post: web::Path<u64>,
+/// ) -> actix_web::Result<String> {
+///     let post = Post { author: post.into_inner() }; // loaded from the database
+///     if post.author != user.id && !permissions.has(&Perm::EditAnyPost) {
+///         return Err(forbidden(&req));
+///     }
+///     Ok("edited".into())
+/// }
+/// ```
+pub struct Permissions<P> {
+    grants: Held,
+    _permission: PhantomData<fn() -> P>,
+}
+
+enum Held {
+    User(SharedUser),
+    Set(Rc<dyn Any>),
+}
+
+impl<P: Permission> Permissions<P> {
+    /// Whether the user holds `permission`.
+    pub fn has(&self, permission: &P) -> bool {
+        match &self.grants {
+            Held::User(user) => user.has_permission(permission).unwrap_or(false),
+            Held::Set(set) => contains(&**set, permission),
+        }
+    }
+
+    /// Whether the user holds every one of `permissions`.
+    pub fn has_all<'p>(&self, permissions: impl IntoIterator<Item = &'p P>) -> bool {
+        permissions.into_iter().all(|p| self.has(p))
+    }
+
+    /// Whether the user holds at least one of `permissions`.
+    pub fn has_any<'p>(&self, permissions: impl IntoIterator<Item = &'p P>) -> bool {
+        permissions.into_iter().any(|p| self.has(p))
+    }
+}
+
+impl<P> std::fmt::Debug for Permissions<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permissions").field("type", &std::any::type_name::<P>()).finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Permissions`].
+#[doc(hidden)]
+pub struct PermissionsFuture<P> {
+    req: HttpRequest,
+    user: Option<UserFuture>,
+    loading: Option<SetFuture>,
+    _permission: PhantomData<fn() -> P>,
+}
+
+impl<P: Permission> Future for PermissionsFuture<P> {
+    type Output = Result<Permissions<P>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let held = |grants| Poll::Ready(Ok(Permissions { grants, _permission: PhantomData }));
+        let type_id = TypeId::of::<P>();
+        if let Some(load) = &mut this.loading {
+            let set = ready!(load.as_mut().poll(cx))?;
+            store(&this.req, type_id, Rc::clone(&set));
+            return held(Held::Set(set));
+        }
+        let Some(user) = &mut this.user else {
+            return Poll::Ready(Err(LoginError::Session("permissions polled after completion".into()).into()));
+        };
+        let user = ready!(Pin::new(user).poll(cx))?;
+        this.user = None;
+        let user = match user {
+            Some(user) => user,
+            None => (LoginManager::from_request(&this.req)?.settings().anonymous)(),
+        };
+        if let Some(set) = known_set(&this.req, type_id) {
+            return held(Held::Set(set));
+        }
+        match loader_for(&this.req, type_id) {
+            Some(loader) if !user.is_anonymous() => {
+                this.loading = Some(loader.load(&this.req, &user));
+                Pin::new(this).poll(cx)
+            }
+            _ => held(Held::User(user)),
+        }
+    }
+}
+
+impl<P: Permission> FromRequest for Permissions<P> {
+    type Error = actix_web::Error;
+    type Future = PermissionsFuture<P>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        PermissionsFuture {
+            req: req.clone(),
+            user: Some(UserFuture::new(req)),
+            loading: None,
+            _permission: PhantomData,
+        }
+    }
+}
+
+// ---- refusing ----
+
+/// Answers this request the way a guard's `permission` option answers a logged-in user who
+/// lacks the permission: the [`Forbidden`](crate::LoginEventKind::Forbidden) event, then the
+/// [custom handler](LoginManager::forbidden_handler)'s response, or a redirect to the
+/// [forbidden view](LoginManager::forbidden_view), or a 403 (a JSON body for JSON clients).
+///
+/// Return it as the error of a handler or an extractor, as [`unauthorized`](crate::unauthorized)
+/// (which is the answer for a visitor who is not logged in at all). Without a login manager
+/// installed, it is that configuration error (a 500).
+///
+/// ```
+/// use actix_web::HttpRequest;
+/// use login_runtime::{Authenticated, AuthUser, forbidden};
+///
+/// #[derive(AuthUser)]
+/// struct User { id: u64 }
+///
+/// async fn own_profile(req: HttpRequest, user: Authenticated<User>, id: actix_web::web::Path<u64>) -> actix_web::Result<String> {
+///     if *id != user.id {
+///         return Err(forbidden(&req));
+///     }
+///     Ok("your profile".into())
+/// }
+/// ```
+pub fn forbidden(req: &HttpRequest) -> actix_web::Error {
+    match LoginManager::from_request(req) {
+        Ok(manager) => refuse_forbidden(req, manager, None),
+        Err(error) => error.into(),
+    }
+}
+
+/// Builds the 403 as an error whose response is ready.
+pub(crate) fn refuse_forbidden(
+    req: &HttpRequest,
+    manager: &LoginManager,
+    user: Option<&SharedUser>,
+) -> actix_web::Error {
+    const KIND: &str = "forbidden";
+    let settings = manager.settings();
+    emit(&settings.hooks, req, LoginEventKind::Forbidden, user, None);
+    if let Some(handler) = &settings.authz.handler {
+        return InternalError::from_response(KIND, handler(req)).into();
+    }
+    let view = settings.authz.view.as_deref();
+    let response = match (client(req), view) {
+        (Client::Browser, Some(view)) => {
+            let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+                StatusCode::FOUND
+            } else {
+                StatusCode::SEE_OTHER
+            };
+            HttpResponse::build(status).insert_header((header::LOCATION, view)).finish()
+        }
+        (Client::Json, view) => {
+            let mut body = serde_json::json!({ "error": KIND });
+            if let Some(view) = view {
+                body["forbidden_url"] = view.into();
+            }
+            HttpResponse::Forbidden().json(body)
+        }
+        (client, view) => {
+            let mut res = HttpResponse::Forbidden();
+            if let (Client::Htmx, Some(view)) = (client, view)
+                && let Ok(value) = header::HeaderValue::from_str(view)
+            {
+                res.insert_header((HX_REDIRECT, value));
+            }
+            res.content_type(TEXT_PLAIN).body("Forbidden")
+        }
+    };
+    InternalError::from_response(KIND, response).into()
+}
