@@ -378,6 +378,6 @@ mod tests {
         let out = out.to_string();
         assert!(out.contains("impl :: login_runtime :: __private :: PermissionLoader for p"), "{out}");
         assert!(out.contains("type User = User ;"), "{out}");
-        assert!(out.contains("type Args = (Data < Db > ,) ;"), "{out}");
+        assert!(out.contains("type Args = < (Data < Db > ,) as :: login_runtime :: __private :: Checked"), "{out}");
     }
 }

@@ -1,12 +1,10 @@
-//! Authorization: may this logged-in user do this? Permissions and roles are the application's
-//! own types; the guards check them, [`Permissions`] hands them to a handler, and
+//! Authorization, per request: may this logged-in user do this? The guards' permission rules
+//! are checked here, [`Permissions`] hands a user's permissions to a handler, and
 //! [`forbidden`] refuses in the form the client understands.
 
 use std::any::{Any, TypeId};
 use std::collections::HashSet;
-use std::fmt::Display;
 use std::future::Future;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -17,117 +15,15 @@ use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use futures_core::future::LocalBoxFuture;
 
 use crate::error::LoginError;
 use crate::events::{LoginEventKind, emit};
 use crate::manager::LoginManager;
-use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
+use crate::permission::{DynPermissionLoader, Permission, PermissionLoader, PermissionOutput, SetFuture};
 use crate::resolve::UserFuture;
-use crate::user::{AuthUser, SharedUser, downcast};
-
-/// A permission, a role, or anything else a user may hold: a type of the application's
-/// (usually an enum), checked by the guards' `permission = ..` option and by [`Permissions`].
-///
-/// Implementing it is one line, and it is what makes a guard that names something else a
-/// compile error:
-///
-/// ```
-/// use login_runtime::Permission;
-///
-/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-/// enum Perm { Read, Edit, Publish }
-///
-/// impl Permission for Perm {}
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a permission type",
-    label = "a guard's `permission` names values of the application's permission types",
-    note = "permissions are values of the application's own types, not strings: an enum such as `enum Perm {{ Edit }}` with `impl login_runtime::Permission for Perm {{}}`, written `permission = Perm::Edit`"
-)]
-pub trait Permission: Eq + Hash + 'static {}
-
-/// Loads the permissions of one type for a logged-in user (roles from the database, the
-/// permissions of the user's groups...): what [`#[permission_loader]`](macro@crate::permission_loader)
-/// implements. It runs at most once per request, and only when something asks for permissions
-/// of its type.
-pub trait PermissionLoader: Clone + Send + Sync + 'static {
-    /// The user type, as the user loader produces it.
-    type User: AuthUser;
-    /// Extractors handed to the loader after the user (`web::Data<Pool>`...), run with no body.
-    type Args: FromRequest + 'static;
-    /// `HashSet<P>` or `Result<HashSet<P>, E>`.
-    type Output: PermissionOutput;
-
-    /// Loads `user`'s permissions.
-    fn call(&self, user: Rc<Self::User>, args: Self::Args) -> impl Future<Output = Self::Output> + 'static;
-}
-
-/// What a permission loader may return: `HashSet<P>` or `Result<HashSet<P>, E>` with
-/// `E: Display`.
-#[diagnostic::on_unimplemented(
-    message = "a permission loader must return `HashSet<P>` or `Result<HashSet<P>, E>`, not `{Self}`",
-    label = "this return type is not a permission loader result",
-    note = "`P` implements `login_runtime::Permission`, and `E` implements `Display`"
-)]
-pub trait PermissionOutput: 'static {
-    /// The permission type.
-    type Permission: Permission;
-    /// `Err` is a failure that becomes a logged 500.
-    fn into_result(self) -> Result<HashSet<Self::Permission>, String>;
-}
-
-impl<P: Permission> PermissionOutput for HashSet<P> {
-    type Permission = P;
-    fn into_result(self) -> Result<HashSet<P>, String> {
-        Ok(self)
-    }
-}
-
-impl<P: Permission, E: Display + 'static> PermissionOutput for Result<HashSet<P>, E> {
-    type Permission = P;
-    fn into_result(self) -> Result<HashSet<P>, String> {
-        self.map_err(|e| e.to_string())
-    }
-}
-
-type SetFuture = LocalBoxFuture<'static, Result<Rc<dyn Any>, LoginError>>;
-
-/// A permission loader with its types erased, as the manager stores it.
-trait DynPermissionLoader: Send + Sync {
-    fn load(&self, req: &HttpRequest, user: &SharedUser) -> SetFuture;
-}
-
-impl<L: PermissionLoader> DynPermissionLoader for L {
-    fn load(&self, req: &HttpRequest, user: &SharedUser) -> SetFuture {
-        let Some(user) = downcast::<L::User>(user) else {
-            let error = LoginError::UserType { expected: std::any::type_name::<L::User>(), found: user.type_name() };
-            return Box::pin(std::future::ready(Err(error)));
-        };
-        let args = L::Args::from_request(req, &mut Payload::None);
-        let loader = self.clone();
-        Box::pin(async move {
-            let args = args.await.map_err(|e| {
-                LoginError::Loader(format!("a permission loader argument could not be extracted: {}", e.into()))
-            })?;
-            match loader.call(user, args).await.into_result() {
-                Ok(set) => Ok(Rc::new(set) as Rc<dyn Any>),
-                Err(error) => Err(LoginError::Loader(format!("the permission loader failed: {error}"))),
-            }
-        })
-    }
-}
-
-type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
-
-/// The manager's authorization settings.
-#[derive(Clone, Default)]
-pub(crate) struct AuthzSettings {
-    /// One loader per permission type.
-    loaders: Vec<(TypeId, Arc<dyn DynPermissionLoader>)>,
-    handler: Option<Handler>,
-    view: Option<String>,
-}
+use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
+use crate::state::{RequestState, with_state};
+use crate::user::SharedUser;
 
 impl LoginManager {
     /// Loads the permissions of one type with `loader`, a
@@ -159,20 +55,16 @@ impl LoginManager {
     }
 }
 
-// ---- the per-request cache of loaded permission sets ----
-
-/// The permission sets loaded for this request, by permission type (usually one).
-#[derive(Default)]
-struct PermissionCache(Vec<(TypeId, Rc<dyn Any>)>);
+// ---- the permission sets of this request, cached on its state ----
 
 fn cached(req: &HttpRequest, type_id: TypeId) -> Option<Rc<dyn Any>> {
     let ext = req.extensions();
-    let cache = ext.get::<PermissionCache>()?;
-    cache.0.iter().find(|(id, _)| *id == type_id).map(|(_, set)| Rc::clone(set))
+    let state = ext.get::<RequestState>()?;
+    state.permissions.iter().find(|(id, _)| *id == type_id).map(|(_, set)| Rc::clone(set))
 }
 
 fn store(req: &HttpRequest, type_id: TypeId, set: Rc<dyn Any>) {
-    req.extensions_mut().get_or_insert_with(PermissionCache::default).0.push((type_id, set));
+    with_state(req, |state| state.permissions.push((type_id, set)));
 }
 
 /// The set of `P` already known for this request: loaded earlier, or given by a test client.

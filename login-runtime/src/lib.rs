@@ -336,6 +336,7 @@ mod login;
 mod logins;
 mod manager;
 mod middleware;
+mod permission;
 #[cfg(test)]
 mod proptests;
 mod proxy;
@@ -357,7 +358,7 @@ mod user;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use authz::{Permission, PermissionLoader, PermissionOutput, Permissions, forbidden};
+pub use authz::{Permissions, forbidden};
 pub use cached_registry::CachedLoginRegistry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::LoginError;
@@ -371,6 +372,7 @@ pub use login::{
 pub use logins::{login_id, logins, revoke_login, revoke_other_logins};
 pub use manager::{LoginManager, SessionProtection};
 pub use middleware::LoginMiddleware;
+pub use permission::{Permission, PermissionLoader, PermissionOutput};
 pub use reason::{LogoutReason, logout_reason};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -64,7 +64,7 @@ pub(crate) struct Settings {
     pub(crate) ident_key: Option<(u64, u64)>,
     pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
     pub(crate) max_logins: usize,
-    pub(crate) authz: crate::authz::AuthzSettings,
+    pub(crate) authz: crate::permission::AuthzSettings,
 }
 
 /// How hard the login manager guards a session against being used from another client

@@ -5,6 +5,8 @@
 //! Per-request cached data belongs here, as a field of [`RequestState`]: it is made on the
 //! request's first look at the login, and dropped with the request.
 
+use std::any::{Any, TypeId};
+use std::rc::Rc;
 use std::task::Waker;
 
 use actix_session::SessionExt;
@@ -64,6 +66,9 @@ pub(crate) struct RequestState {
     pub(crate) logged_out: bool,
     /// [`FlashMessages`](crate::FlashMessages) read the login message cookie: clear it.
     pub(crate) clear_message_cookie: bool,
+    /// The permission sets loaded for this request (`HashSet<P>`), by permission type: each
+    /// permission loader runs at most once per request.
+    pub(crate) permissions: Vec<(TypeId, Rc<dyn Any>)>,
 }
 
 impl RequestState {
@@ -78,6 +83,7 @@ impl RequestState {
             registry: Vec::new(),
             logged_out: false,
             clear_message_cookie: false,
+            permissions: Vec::new(),
         }
     }
 }

@@ -23,10 +23,10 @@ use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
 use futures_core::Stream;
 
-use crate::authz::Permission;
 use crate::error::LoginError;
 use crate::flash::FlashMessage;
 use crate::login::{LoginOptions, login_user_with};
+use crate::permission::Permission;
 use crate::user::AuthUser;
 
 // ---- what the runtime sees of a client: its pending login and the flashes of its session ----
