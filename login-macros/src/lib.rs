@@ -66,10 +66,10 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// Turns `async fn load_user(id: Id, extractors..) -> Option<User>` into a user loader
 /// (Flask-Login's `user_loader`).
 ///
-/// The function, written at module level (not inside an `impl` block), becomes a unit struct of
-/// the same name and visibility (as actix-web's `#[get]` does for handlers) that implements `login_runtime::UserLoader`; hand that value to the login
-/// manager. The login manager calls it at most once per request, and only when something asks
-/// for the user.
+/// The function, written at module level (not inside an `impl` block), becomes a constant of the
+/// same name and visibility whose type implements `login_runtime::UserLoader` (as actix-web's
+/// `#[get]` turns a handler into a value); hand that value to the login manager. The login
+/// manager calls it at most once per request, and only when something asks for the user.
 ///
 /// - The first parameter is the id stored in the session, parsed with `FromStr`, and taken by
 ///   value. For a user that derives `AuthUser` it must be the id field's type (or `String`,
@@ -84,10 +84,10 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 ///   is "no such user" (the request is anonymous), `Err` is a failure (a logged 500, never
 ///   anonymous).
 ///
-/// The struct keeps the function's docs, `#[cfg]` and lint attributes; other attributes
-/// (`#[tracing::instrument]`, ...) stay on the function that runs the body. Its `UserLoader`
-/// impl names the parameter and return types, so a `pub` loader needs public types, as a
-/// `pub fn` would.
+/// The constant keeps the function's docs, `#[cfg]` and lint attributes; other attributes
+/// (`#[tracing::instrument]`, ...) stay on the function that runs the body. A `pub` loader of
+/// a private user type is what a `pub fn` returning it would be: usable where the user type is
+/// visible.
 ///
 /// One manager, one user loader: `LoginManager::new` takes exactly one, so two
 /// `#[user_loader]`s for the same user type are not an error. They are two values (one per

@@ -1,9 +1,9 @@
 //! `#[user_loader]` and `#[request_loader]`: turn an `async fn` into a loader value.
 //!
-//! As actix-web's `#[get]` does for handlers, the function becomes a unit struct of the same
-//! name and visibility (a value that can be handed to the login manager) implementing
-//! `UserLoader` / `RequestLoader`; the original body runs in a nested `async fn`, so parameter
-//! patterns, `?` and `return` keep working unchanged.
+//! As actix-web's `#[get]` does for handlers, the function becomes a value of the same name and
+//! visibility (a constant, to hand to the login manager) whose type implements `UserLoader` /
+//! `RequestLoader`; the original body runs in a nested `async fn`, so parameter patterns, `?`
+//! and `return` keep working unchanged.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -250,7 +250,7 @@ fn looks_like_an_id(ty: &Type) -> bool {
     }
 }
 
-/// Whether an attribute of the function belongs on the generated struct rather than on the
+/// Whether an attribute of the function belongs on the generated constant rather than on the
 /// nested function that runs the body.
 fn describes_the_loader(attr: &Attribute) -> bool {
     attr.path().is_ident("doc") || attr.path().is_ident("deprecated")
@@ -302,11 +302,45 @@ fn generate(model: Model) -> TokenStream {
         None => (quote!(RequestLoader), quote!(), quote!(), quote!(), quote!(), quote!()),
     };
 
+    // The value is a constant of a struct whose defaulted parameter names every type of the
+    // impl below: rustc takes an impl to be only as visible as the types in its header, so a
+    // `pub` loader of a private user gets the `private_interfaces` warning a `pub fn` would,
+    // not a hard E0446 for its `type Output`. The default keeps the struct's name short in
+    // messages (`load_user`).
+    let id_ty = id.as_ref().map(|Param { ty, .. }| quote!(#ty,));
+    let types = quote!((#id_ty (#(#ext_tys,)*), #output));
+    let name = ident.to_string();
     quote! {
         #(#struct_attrs)*
-        #[allow(non_camel_case_types)]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
-        #vis struct #ident;
+        #[allow(non_upper_case_globals)]
+        #vis const #ident: #ident = #ident { __login_types: ::core::marker::PhantomData };
+
+        #(#common_attrs)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, private_interfaces)]
+        #vis struct #ident<__LoginTypes = #types> {
+            __login_types: ::core::marker::PhantomData<fn() -> __LoginTypes>,
+        }
+
+        #(#common_attrs)*
+        #[automatically_derived]
+        impl ::core::clone::Clone for #ident {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        #(#common_attrs)*
+        #[automatically_derived]
+        impl ::core::marker::Copy for #ident {}
+
+        #(#common_attrs)*
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(#name)
+            }
+        }
 
         #(#common_attrs)*
         #[allow(unused_qualifications)]
@@ -384,10 +418,13 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(
-            out.starts_with("# [doc = r\" Loads.\"] # [allow (clippy :: all)] # [allow (non_camel_case_types)]"),
+            out.starts_with("# [doc = r\" Loads.\"] # [allow (clippy :: all)] # [allow (non_upper_case_globals)] pub (crate) const load_user : load_user = load_user {"),
             "{out}"
         );
-        assert!(out.contains("pub (crate) struct load_user ;"), "{out}");
+        assert!(
+            out.contains("pub (crate) struct load_user < __LoginTypes = (u64 , (web :: Data < Pool > , HttpRequest ,) , Option < User >) >"),
+            "{out}"
+        );
         assert!(out.contains("impl :: login_runtime :: __private :: UserLoader for load_user"), "{out}");
         assert!(out.contains("type Id = < u64 as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_user_id :: < u64 > () ; 0 }] >> :: Type ;"), "{out}");
         assert!(out.contains("type Args = < (web :: Data < Pool > , HttpRequest ,) as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_extractor :: < web :: Data < Pool > > () ; :: login_runtime :: __private :: require_extractor :: < HttpRequest > () ; 0 }] >> :: Type ;"), "{out}");
@@ -571,7 +608,7 @@ mod tests {
             ),
         )
         .to_string();
-        assert!(out.contains("struct load ;"), "{out}");
+        assert!(out.contains("const load : load = load"), "{out}");
         assert!(out.contains("async fn load (id : u64 ,) -> Option < U > { None }"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 1, "{out}");
         let out = expand(

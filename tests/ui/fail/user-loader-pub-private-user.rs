@@ -1,3 +1,6 @@
+// A `pub` loader of a private user type compiles (ui/pass/loader-pub-private-user.rs); using
+// it outside the user's module is the error, where it is used, as for a `pub fn` returning it
+// (rustc reports the path and the call).
 mod auth {
     use login_runtime::{user_loader, AuthUser};
 
@@ -15,7 +18,3 @@ mod auth {
 fn main() {
     let _ = login_runtime::LoginManager::new(auth::load_user);
 }
-
-// A hard E0446 where a plain `pub fn` only warns: the loader is a `pub` struct whose
-// `UserLoader` impl names `User` in `type Output`. Make the user type as visible as the loader
-// (or the loader as private as the user).
