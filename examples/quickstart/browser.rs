@@ -169,10 +169,11 @@ async fn the_quickstart_in_headless_chromium() {
 
     // The site, as `main` serves it, on a random port, with a fresh database.
     let (db, _) = Db::open("sqlite::memory:").await.unwrap();
-    let login = login_manager(&[9; 64], &db);
+    let key = Key::generate();
+    let login = login_manager(&key, &[9; 64], &db);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let site = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let server = serve(CookieSessionStore::default, Key::generate(), login, web::Data::new(db), listener).unwrap();
+    let server = serve(CookieSessionStore::default, key, login, web::Data::new(db), listener).unwrap();
     actix_web::rt::spawn(server);
 
     // Another site (another origin) whose page posts the attacker's credentials to the login.

@@ -174,7 +174,7 @@ async fn two_instances_share_logins_devices_and_password_changes() {
     let mut sites = Vec::new();
     for _ in 0..2 {
         let (db, _) = Db::open(&pg.url()).await.unwrap();
-        let login = login_manager(&[5; 64], &db);
+        let login = login_manager(&session_key, &[5; 64], &db);
         let store = RedisSessionStore::new(redis_url.as_str()).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         sites.push(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()));

@@ -58,7 +58,7 @@ use crate::users::{DEMO_USER, DEMO_USER_NOT_ADMIN, Db, load_roles, load_user, lo
 /// The login manager: how users are loaded, where visitors are sent when a page needs a
 /// login (or a fresher one), and the remember-me cookie. The messages are flashed to those
 /// pages.
-fn login_manager(remember_key: &[u8], db: &Db) -> LoginManager {
+fn login_manager(session_key: &Key, remember_key: &[u8], db: &Db) -> LoginManager {
     LoginManager::new(load_user)
         // API clients: `Authorization: Bearer <token>` when the session has no login.
         .request_loader(load_user_from_token)
@@ -80,6 +80,9 @@ fn login_manager(remember_key: &[u8], db: &Db) -> LoginManager {
         // "Devices" page), in the application's database: every instance of the site on the
         // same database sees the same list.
         .login_registry(SqlLoginRegistry::new(db.pool.clone()))
+        // The registry outlives the keys: with the session key known, the logins made under
+        // other keys (before a restart without SESSION_KEY set) are no longer listed.
+        .session_key(session_key)
         // A login lasts 12 hours (a remember cookie then logs the user back in), and a user has
         // at most 20 listed: a new login ends the oldest beyond that, and those past 12 hours.
         .absolute_timeout(Duration::from_secs(12 * 3600))
@@ -195,7 +198,7 @@ async fn main() -> std::io::Result<()> {
             DEMO_USER.0, DEMO_USER.1, DEMO_USER_NOT_ADMIN.0, DEMO_USER_NOT_ADMIN.1
         );
     }
-    let login = login_manager(&remember_key, &db);
+    let login = login_manager(&session_key, &remember_key, &db);
     let db = web::Data::new(db);
 
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;

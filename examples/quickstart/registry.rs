@@ -18,6 +18,7 @@ pub const SCHEMA: &[&str] = &[
         last_seen BIGINT NOT NULL,
         expires_at BIGINT NOT NULL,
         session_hash BIGINT,
+        key_fingerprint BIGINT,
         remembered BIGINT NOT NULL,
         address TEXT,
         user_agent TEXT,
@@ -25,6 +26,14 @@ pub const SCHEMA: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS logins_expires_at ON logins (expires_at)",
 ];
+
+/// Adds what a `logins` table made by an earlier version lacks: the `key_fingerprint` column.
+pub async fn upgrade(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    if sqlx::query("SELECT key_fingerprint FROM logins LIMIT 1").fetch_optional(pool).await.is_err() {
+        sqlx::query("ALTER TABLE logins ADD COLUMN key_fingerprint BIGINT").execute(pool).await?;
+    }
+    Ok(())
+}
 
 /// A [`LoginRegistry`] on a sqlx pool. Clones share the pool.
 #[derive(Clone)]
@@ -55,6 +64,7 @@ fn login(row: &AnyRow) -> Result<LoginInfo, sqlx::Error> {
         secs => secs as u64,
     };
     info.session_hash = row.try_get::<Option<i64>, _>("session_hash")?.map(|h| h as u64);
+    info.key_fingerprint = row.try_get::<Option<i64>, _>("key_fingerprint")?.map(|f| f as u64);
     info.remembered = row.try_get::<i64, _>("remembered")? != 0;
     info.address = row.try_get("address")?;
     info.user_agent = row.try_get("user_agent")?;
@@ -74,12 +84,13 @@ impl LoginRegistry for SqlLoginRegistry {
         async move {
             sweep(&pool, login.created_at).await?;
             sqlx::query(
-                "INSERT INTO logins (user_id, id, created_at, last_seen, expires_at, session_hash, remembered, address, user_agent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                "INSERT INTO logins (user_id, id, created_at, last_seen, expires_at, session_hash, key_fingerprint,
+                   remembered, address, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at,
                    last_seen = excluded.last_seen, expires_at = excluded.expires_at,
-                   session_hash = excluded.session_hash, remembered = excluded.remembered,
-                   address = excluded.address, user_agent = excluded.user_agent",
+                   session_hash = excluded.session_hash, key_fingerprint = excluded.key_fingerprint,
+                   remembered = excluded.remembered, address = excluded.address, user_agent = excluded.user_agent",
             )
             .bind(login.user_id)
             .bind(login.id as i64)
@@ -87,6 +98,7 @@ impl LoginRegistry for SqlLoginRegistry {
             .bind(time(login.last_seen))
             .bind(time(login.expires_at))
             .bind(login.session_hash.map(|h| h as i64))
+            .bind(login.key_fingerprint.map(|f| f as i64))
             .bind(i64::from(login.remembered))
             .bind(login.address)
             .bind(login.user_agent)
@@ -124,7 +136,8 @@ impl LoginRegistry for SqlLoginRegistry {
         let (pool, user_id) = (self.pool.clone(), user_id.to_owned());
         async move {
             let rows = sqlx::query(
-                "SELECT user_id, id, created_at, last_seen, expires_at, session_hash, remembered, address, user_agent
+                "SELECT user_id, id, created_at, last_seen, expires_at, session_hash, key_fingerprint, remembered,
+                   address, user_agent
                  FROM logins WHERE user_id = $1 ORDER BY created_at",
             )
             .bind(user_id)
@@ -166,11 +179,27 @@ mod tests {
     use crate::users::Db;
 
     #[actix_web::test]
+    async fn a_table_of_an_earlier_version_is_upgraded() {
+        let (db, _) = Db::open("sqlite::memory:").await.unwrap();
+        sqlx::query("DROP TABLE logins").execute(&db.pool).await.unwrap();
+        let earlier = SCHEMA[0].replace("key_fingerprint BIGINT,", "");
+        sqlx::query(&earlier).execute(&db.pool).await.unwrap();
+        upgrade(&db.pool).await.unwrap();
+        upgrade(&db.pool).await.unwrap();
+        let mut info = LoginInfo::new(1, "1", 100);
+        info.key_fingerprint = Some(42);
+        let registry = SqlLoginRegistry::new(db.pool.clone());
+        registry.add(info.clone()).await.unwrap();
+        assert_eq!(registry.list("1").await.unwrap(), vec![info]);
+    }
+
+    #[actix_web::test]
     async fn adds_lists_touches_and_removes() {
         let (db, _) = Db::open("sqlite::memory:").await.unwrap();
         let registry = SqlLoginRegistry::new(db.pool.clone());
         let mut info = LoginInfo::new(u64::MAX - 3, "1", 100);
         info.session_hash = Some(u64::MAX);
+        info.key_fingerprint = Some(u64::MAX - 1);
         info.remembered = true;
         info.user_agent = Some("Firefox".into());
         registry.add(info.clone()).await.unwrap();

@@ -18,12 +18,13 @@ macro_rules! app {
     }};
     ($db:expr) => {{
         let db: Db = $db;
-        let login = login_manager(&[7; 64], &db);
+        let key = Key::generate();
+        let login = login_manager(&key, &[7; 64], &db);
         test::init_service(
             App::new()
                 .app_data(web::Data::new(db))
                 .app_data(login.clone())
-                .wrap(session_middleware(CookieSessionStore::default(), Key::generate()))
+                .wrap(session_middleware(CookieSessionStore::default(), key))
                 .wrap(login.middleware())
                 .wrap(error_pages())
                 .configure(views::routes)

@@ -122,6 +122,7 @@ impl Db {
         for statement in SCHEMA.iter().chain(crate::registry::SCHEMA) {
             sqlx::query(statement).execute(&db.pool).await?;
         }
+        crate::registry::upgrade(&db.pool).await?;
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?.try_get(0)?;
         if count > 0 {
             return Ok((db, false));

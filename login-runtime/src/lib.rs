@@ -291,7 +291,10 @@
 //!   `Key`), the remember-me key and the secret key 32 bytes each. Generate them with
 //!   `openssl rand -hex 64` and `openssl rand -hex 32` (hex is one line; `openssl rand -base64`
 //!   wraps its output at 64 characters, so strip the line breaks before decoding it, or use
-//!   `-base64 -A`). Keys generated at start log everyone out on each restart.
+//!   `-base64 -A`). Keys generated at start log everyone out on each restart. With a
+//!   [login registry](LoginManager::login_registry) give the manager the session key too
+//!   ([`session_key`](LoginManager::session_key)): the logins made under other keys are then no
+//!   longer listed after a restart with new keys.
 //! - Keep actix-session's `cookie_secure(true)` (its default) and the remember cookie's
 //!   `Secure` attribute: both cookies are bearer credentials.
 //! - Give the user type a [`session_hash`](AuthUser::session_hash) (a password hash or a

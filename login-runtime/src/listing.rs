@@ -49,10 +49,37 @@ pub(crate) fn login_info(
         last_seen: now,
         expires_at: usable_until(manager, now, now, remember_until),
         session_hash,
+        key_fingerprint: keys_of_login(manager, remember_until.is_some()),
         remembered: remember_until.is_some(),
         address,
         user_agent,
     }
+}
+
+/// The [key fingerprint](LoginInfo::key_fingerprint) of a login made now: the session side in
+/// the high 32 bits, the remember-me key that signs its cookie (if `remembered`) in the low 32;
+/// 0 for a key the manager does not know, `None` when it knows neither.
+fn keys_of_login(manager: &LoginManager, remembered: bool) -> Option<u64> {
+    let settings = manager.settings();
+    let session = settings.session_fingerprint();
+    let remember = match &settings.remember {
+        Some(remember) if remembered => remember.key_fingerprints()[0],
+        _ => 0,
+    };
+    (session != 0 || remember != 0).then(|| (u64::from(session) << 32) | u64::from(remember))
+}
+
+/// Whether the keys now in force can no longer use `login`: its session side is known and not
+/// the manager's (its session cookie cannot be read), and its remember cookie, if any, is
+/// signed with a key no longer accepted.
+fn keys_gone(manager: &LoginManager, login: &LoginInfo) -> bool {
+    let Some(keys) = login.key_fingerprint else { return false };
+    let settings = manager.settings();
+    let (session, remember) = ((keys >> 32) as u32, keys as u32);
+    let session_usable = session == 0 || session == settings.session_fingerprint();
+    let remember_usable =
+        remember != 0 && settings.remember.as_ref().is_some_and(|r| r.key_fingerprints().contains(&remember));
+    !session_usable && !remember_usable
 }
 
 /// Queues a change for the middleware.
@@ -91,6 +118,7 @@ fn over(manager: &LoginManager, login: &LoginInfo, hash: Option<u64>) -> bool {
     let now = manager.now();
     login.is_expired(now)
         || login.session_hash.is_some_and(|at_login| Some(at_login) != hash)
+        || keys_gone(manager, login)
         || manager
             .settings()
             .absolute_timeout

@@ -26,7 +26,8 @@ pub fn login_id(req: &HttpRequest) -> Option<u64> {
 /// not are removed on the way: those past their [`expires_at`](LoginInfo::expires_at) (their
 /// timeouts passed and their remember cookie expired, or not seen for 30 days), past the
 /// manager's [absolute timeout](LoginManager::absolute_timeout) without a remember cookie,
-/// and those made before the user's [session hash](AuthUser::session_hash) changed.
+/// those made before the user's [session hash](AuthUser::session_hash) changed, and those made
+/// under keys no longer in force ([`LoginInfo::key_fingerprint`]).
 ///
 /// # Errors
 /// [`LoginError::RegistryMissing`] without a registry; the registry's own failures.

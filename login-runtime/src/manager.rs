@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::LoginError;
 use crate::events::{Hook, LoginEvent, hook};
 use crate::loader::{DynRequestLoader, DynUserLoader, RequestLoader, UserLoader};
-use crate::registry::{DynLoginRegistry, LoginRegistry};
+use crate::registry::{DynLoginRegistry, LoginRegistry, key_fingerprint};
 use crate::remember::RememberMe;
 use crate::user::{AnonymousUser, AuthUser, SharedUser};
 
@@ -62,6 +62,9 @@ pub(crate) struct Settings {
     pub(crate) hooks: Vec<Hook>,
     /// SipHash keys for the session-protection identifier, from the secret key.
     pub(crate) ident_key: Option<(u64, u64)>,
+    /// The fingerprints of the session key and of the secret key, when the manager was given
+    /// them: the session side of a login's [key fingerprint](crate::LoginInfo::key_fingerprint).
+    pub(crate) session_side: [Option<u32>; 2],
     pub(crate) registry: Option<Arc<dyn DynLoginRegistry>>,
     pub(crate) max_logins: usize,
     pub(crate) authz: crate::permission::AuthzSettings,
@@ -88,6 +91,20 @@ pub enum SessionProtection {
     /// most worth stealing, and an application that asks for strong protection expects it on
     /// every session.
     Strong,
+}
+
+impl Settings {
+    /// The fingerprint of the session side of the keys (session key, secret key); 0 when the
+    /// manager knows neither.
+    pub(crate) fn session_fingerprint(&self) -> u32 {
+        match self.session_side {
+            [None, None] => 0,
+            [session, secret] => {
+                let bytes: Vec<u8> = [session, secret].iter().flat_map(|f| f.unwrap_or(0).to_be_bytes()).collect();
+                key_fingerprint("session side", &bytes)
+            }
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -229,6 +246,7 @@ impl LoginManager {
             activity_interval: None,
             hooks: Vec::new(),
             ident_key: None,
+            session_side: [None; 2],
             registry: None,
             max_logins: Self::DEFAULT_MAX_LOGINS,
             authz: Default::default(),
@@ -393,7 +411,42 @@ impl LoginManager {
         let derived = mac.finalize().into_bytes();
         let k0 = u64::from_le_bytes(derived[..8].try_into().expect("32 bytes"));
         let k1 = u64::from_le_bytes(derived[8..16].try_into().expect("32 bytes"));
-        self.settings_mut().ident_key = Some((k0, k1));
+        let settings = self.settings_mut();
+        settings.ident_key = Some((k0, k1));
+        settings.session_side[1] = Some(key_fingerprint("secret", key));
+        self
+    }
+
+    /// Tells the manager the key of actix-session's `SessionMiddleware` (it keeps only a
+    /// [fingerprint](crate::LoginInfo::key_fingerprint) of it, nothing that could sign or read a
+    /// cookie). With a [login registry](Self::login_registry), which outlives the app's keys
+    /// (Redis, a database), the logins made under another session key (before a restart with
+    /// new keys) are known to be over: they are no longer listed, and are removed, unless a
+    /// remember-me cookie signed with a key still accepted can use them. Without it, and
+    /// without a [secret key](Self::secret_key), only their timeouts end them in the registry.
+    ///
+    /// ```
+    /// use actix_session::{SessionMiddleware, storage::CookieSessionStore};
+    /// use actix_web::{App, cookie::Key};
+    /// use login_runtime::{AuthUser, LoginManager, MemoryLoginRegistry, user_loader};
+    ///
+    /// #[derive(AuthUser)]
+    /// struct User { id: u64 }
+    ///
+    /// #[user_loader]
+    /// async fn load_user(id: u64) -> Option<User> { Some(User { id }) }
+    ///
+    /// let key = Key::generate(); // load it from your secrets store
+    /// let manager = LoginManager::new(load_user)
+    ///     .session_key(&key)
+    ///     .login_registry(MemoryLoginRegistry::new());
+    /// let app = App::new()
+    ///     .app_data(manager.clone())
+    ///     .wrap(SessionMiddleware::new(CookieSessionStore::default(), key))
+    ///     .wrap(manager.middleware());
+    /// ```
+    pub fn session_key(mut self, key: &actix_web::cookie::Key) -> Self {
+        self.settings_mut().session_side[0] = Some(key_fingerprint("session", key.master()));
         self
     }
 

@@ -38,6 +38,16 @@ pub struct LoginInfo {
     /// and no longer listed.
     #[serde(default)]
     pub session_hash: Option<u64>,
+    /// A fingerprint of the keys the login can be used under (opaque): the session side (the
+    /// manager's [`session_key`](crate::LoginManager::session_key) and
+    /// [`secret_key`](crate::LoginManager::secret_key)) and, for a remembered login, the
+    /// [remember-me key](crate::RememberMe) that signs its cookie. A login whose session side is
+    /// no longer the manager's and whose cookie no key still accepted can check (after a
+    /// restart with new keys) is over, and no longer listed. `None` when the manager knew none
+    /// of these keys (and in entries written before this field existed): such a login is
+    /// judged on its other fields only.
+    #[serde(default)]
+    pub key_fingerprint: Option<u64>,
     /// Whether it came with a remember-me cookie (it may outlive its session).
     pub remembered: bool,
     /// The client's address when the login was made, if known.
@@ -52,7 +62,8 @@ fn never() -> u64 {
 
 impl LoginInfo {
     /// Login `id` of user `user_id`, made at `created_at` and last seen then, that never
-    /// expires, with no session hash, no remember cookie, no address and no user agent: set
+    /// expires, with no session hash, no key fingerprint, no remember cookie, no address and no
+    /// user agent: set
     /// the other fields on the result.
     pub fn new(id: u64, user_id: impl Into<String>, created_at: u64) -> Self {
         Self {
@@ -62,6 +73,7 @@ impl LoginInfo {
             last_seen: created_at,
             expires_at: never(),
             session_hash: None,
+            key_fingerprint: None,
             remembered: false,
             address: None,
             user_agent: None,
@@ -93,6 +105,12 @@ impl LoginInfo {
 ///   configured) ends there, and its remember cookie no longer logs anyone in;
 /// - [`logins`](crate::logins) lists a user's logins, [`revoke_login`](crate::revoke_login) and
 ///   [`revoke_other_logins`](crate::revoke_other_logins) end them.
+///
+/// A registry outlives the app's keys. Each entry records a
+/// [fingerprint of the keys](LoginInfo::key_fingerprint) that can use the login, so that after a
+/// restart with new keys the logins made under the old ones are not listed and are removed
+/// (give the manager the session key, [`LoginManager::session_key`](crate::LoginManager::session_key),
+/// for the logins without a remember cookie).
 ///
 /// ASVS asks that ending sessions follows a re-entered password: guard the handlers that call
 /// [`revoke_login`](crate::revoke_login) with [`#[fresh_login_required]`](macro@crate::fresh_login_required).
@@ -312,6 +330,20 @@ pub(crate) enum RegistryOp {
 /// timeouts: 30 days, the longest OWASP ASVS 3.3.2 allows between authentications at level 1.
 /// A remember cookie that lasts longer logs the user back in, as the same login.
 pub(crate) const FORGET_UNSEEN: u64 = 30 * 24 * 3600;
+
+/// The fingerprint of `key` (for `purpose`) in a [`LoginInfo::key_fingerprint`]: 32 bits of
+/// SHA-256, never 0 (0 stands for no key known). It tells keys apart and reveals nothing of
+/// them.
+pub(crate) fn key_fingerprint(purpose: &str, key: &[u8]) -> u32 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"login-runtime key fingerprint\0")
+        .chain_update(purpose)
+        .chain_update(b"\0")
+        .chain_update(key)
+        .finalize();
+    u32::from_be_bytes(digest[..4].try_into().expect("SHA-256 has 32 bytes")).max(1)
+}
 
 /// A new login id: 40 random bits, never 0 (no id). It only has to be unique among one user's
 /// logins (a user with 10,000 listed logins has odds of 1 in 20,000 of a clash), and the session

@@ -48,6 +48,8 @@ pub struct RememberMe {
     /// The keyed MAC of each key, the current one first, then the previous ones: the key's
     /// HMAC state is made once, here, and each MAC starts from a copy of it.
     keys: Vec<HmacSha256>,
+    /// The [fingerprint](crate::LoginInfo::key_fingerprint) of each key, in the same order.
+    fingerprints: Vec<u32>,
     pub(crate) name: String,
     pub(crate) duration: Duration,
     pub(crate) domain: Option<String>,
@@ -96,6 +98,7 @@ impl RememberMe {
     pub fn new(key: impl AsRef<[u8]>) -> Self {
         Self {
             keys: vec![checked_key(key.as_ref())],
+            fingerprints: vec![fingerprint(key.as_ref())],
             name: "remember_token".into(),
             duration: Duration::from_secs(365 * 24 * 3600),
             domain: None,
@@ -116,6 +119,7 @@ impl RememberMe {
     /// If the key is shorter than 32 bytes, like [`RememberMe::new`].
     pub fn previous_key(mut self, key: impl AsRef<[u8]>) -> Self {
         self.keys.push(checked_key(key.as_ref()));
+        self.fingerprints.push(fingerprint(key.as_ref()));
         self
     }
 
@@ -169,6 +173,12 @@ impl RememberMe {
     pub fn refresh_each_request(mut self, refresh: bool) -> Self {
         self.refresh_each_request = refresh;
         self
+    }
+
+    /// The [fingerprints](crate::LoginInfo::key_fingerprint) of the keys accepted, the current
+    /// one first.
+    pub(crate) fn key_fingerprints(&self) -> &[u32] {
+        &self.fingerprints
     }
 
     fn mac(&self, key_index: usize) -> Option<HmacSha256> {
@@ -272,6 +282,10 @@ impl RememberMe {
         cookie.make_removal();
         cookie
     }
+}
+
+fn fingerprint(key: &[u8]) -> u32 {
+    crate::registry::key_fingerprint("remember-me", key)
 }
 
 fn checked_key(key: &[u8]) -> HmacSha256 {

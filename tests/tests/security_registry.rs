@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::test::TestRequest;
 use actix_web::{HttpRequest, HttpResponse, get, post, test, web};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
-    Authenticated, CachedLoginRegistry, LoginInfo, LoginRegistry, MemoryLoginRegistry, SessionProtection,
+    Authenticated, CachedLoginRegistry, LoginInfo, LoginRegistry, MemoryLoginRegistry, RememberMe, SessionProtection,
     fresh_login_required, login_id, login_required, logins, revoke_login, revoke_other_logins,
 };
 use support::{ADA, AWAY_IP, BOB, CURL, Client, Env, FIREFOX, HOME_IP, REMEMBER, T0, TestApp, User, start_with};
@@ -653,4 +654,131 @@ async fn test_logins_are_listed_as_if_made_earlier() {
         .to_request();
     let body = test::read_body(test::call_service(&app, req).await).await;
     assert_eq!(String::from_utf8_lossy(&body).lines().count(), 1, "{body:?}");
+}
+
+// ---- logins made under other keys ----
+
+/// A manager of a deployment with secret key `secret` and remember-me key `remember` (plus
+/// the `previous` remember keys still accepted), listing in `registry`.
+fn deployed(
+    env: &Env,
+    registry: &MemoryLoginRegistry,
+    secret: u8,
+    remember: u8,
+    previous: &[u8],
+) -> login_runtime::LoginManager {
+    let remember_me =
+        previous.iter().fold(RememberMe::new([remember; 32]).secure(false), |r, &key| r.previous_key([key; 32]));
+    env.bare_manager().secret_key([secret; 32]).remember_me(remember_me).login_registry(registry.clone())
+}
+
+/// Before the restart: on a deployment with keys 1, a laptop logs in, and a phone with a
+/// remember cookie; the phone, and its login's id.
+async fn a_laptop_and_a_remembered_phone(env: &Env, registry: &MemoryLoginRegistry) -> (Client, u64) {
+    let before = start(env, &deployed(env, registry, 1, 1, &[])).await;
+    let (laptop, phone) = (Client::new(), phone());
+    laptop.login(&before, ADA).await;
+    phone.login_remembered(&before, ADA).await;
+    let logins = listed(registry, ADA).await;
+    assert_eq!(logins.len(), 2);
+    (phone, logins.iter().find(|l| l.remembered).expect("the phone's login").id)
+}
+
+/// Issue 14, hole 5: a registry outlives the app's keys (Redis, a database), so after a restart
+/// with new keys it still held the logins made under the old ones, which no cookie can use any
+/// more, and listed them until their timeouts (30 days unseen, or the remember cookie's year).
+/// A login is listed only while a key that can use it is in force: the session side (the
+/// secret key here) or, for a remembered login, a remember-me key still accepted.
+#[actix_web::test]
+async fn logins_made_under_other_keys_are_not_listed_and_are_removed() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    a_laptop_and_a_remembered_phone(&env, &registry).await;
+
+    // Another server with the same keys lists both (and its own).
+    let same = start(&env, &deployed(&env, &registry, 1, 1, &[])).await;
+    let desk = Client::new();
+    desk.login(&same, ADA).await;
+    assert_eq!(login_lines(&desk, &same).await.len(), 3);
+
+    // A restart with every key new: none of them can be used; the new login is alone.
+    let after = start(&env, &deployed(&env, &registry, 2, 2, &[])).await;
+    let tablet = Client::new();
+    tablet.login(&after, ADA).await;
+    let lines = login_lines(&tablet, &after).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.ends_with(" this"), "{lines:?}");
+    // And they are gone from the registry, not only left out.
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+}
+
+/// Key rotation: a remembered login whose cookie is signed with a previous key still accepted
+/// can be used, and stays listed; a login without a remember cookie from before a new session
+/// side cannot.
+#[actix_web::test]
+async fn a_rotated_remember_key_keeps_the_logins_it_can_still_use() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let (phone, phone_login) = a_laptop_and_a_remembered_phone(&env, &registry).await;
+
+    let rotated = start(&env, &deployed(&env, &registry, 2, 2, &[1])).await;
+    let tablet = Client::new();
+    tablet.login(&rotated, ADA).await;
+    let ids: Vec<u64> = login_lines(&tablet, &rotated).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&phone_login), "{ids:?}");
+    // The phone's cookie logs in on the new deployment, as the same login.
+    phone.close_browser();
+    assert_eq!(phone.whoami(&rotated).await, format!("user:{ADA}"));
+    assert_eq!(listed(&registry, ADA).await.len(), 2);
+
+    // Once the old key is removed, nothing can use the phone's login from before.
+    let later = start(&env, &deployed(&env, &registry, 2, 2, &[])).await;
+    let desk = Client::new();
+    desk.login(&later, ADA).await;
+    let ids: Vec<u64> = login_lines(&desk, &later).await.into_iter().map(|(id, _)| id).collect();
+    assert!(!ids.contains(&phone_login), "{ids:?}");
+}
+
+/// The session key given to the manager is the session side: without a secret key or a
+/// remember cookie, a login made under another session key is over.
+#[actix_web::test]
+async fn the_session_key_given_to_the_manager_ends_the_logins_of_another() {
+    let env = Env::new();
+    let registry = MemoryLoginRegistry::new();
+    let deployment = |key: u8| env.bare_manager().session_key(&Key::from(&[key; 64])).login_registry(registry.clone());
+    let before = start(&env, &deployment(1)).await;
+    Client::new().login(&before, ADA).await;
+
+    let same = start(&env, &deployment(1)).await;
+    let desk = Client::new();
+    desk.login(&same, ADA).await;
+    assert_eq!(login_lines(&desk, &same).await.len(), 2);
+
+    let after = start(&env, &deployment(2)).await;
+    let tablet = Client::new();
+    tablet.login(&after, ADA).await;
+    assert_eq!(login_lines(&tablet, &after).await.len(), 1);
+    assert_eq!(listed(&registry, ADA).await.len(), 1);
+}
+
+/// Each process's cache in front of one registry: the logins of other keys go the same way.
+#[actix_web::test]
+async fn a_cached_registry_forgets_the_logins_of_other_keys_too() {
+    let env = Env::new();
+    let shared = MemoryLoginRegistry::new();
+    let deployment = |secret: u8| {
+        let cached = CachedLoginRegistry::new(shared.clone(), Duration::from_secs(5)).clock(env.clock.clone());
+        env.bare_manager().secret_key([secret; 32]).login_registry(cached)
+    };
+    let before = start(&env, &deployment(1)).await;
+    let laptop = Client::new();
+    laptop.login(&before, ADA).await;
+    assert_eq!(laptop.whoami(&before).await, format!("user:{ADA}"), "listed, and cached as listed");
+
+    let after = start(&env, &deployment(2)).await;
+    let tablet = Client::new();
+    tablet.login(&after, ADA).await;
+    assert_eq!(login_lines(&tablet, &after).await.len(), 1);
+    assert_eq!(listed(&shared, ADA).await.len(), 1);
 }
