@@ -118,8 +118,12 @@ fn permitted(req: &HttpRequest, user: &SharedUser, allowed: Result<bool, LoginEr
 }
 
 impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
-    /// The verdict once the user is known.
-    fn verdict(req: &HttpRequest, user: Result<Option<SharedUser>, LoginError>) -> Verdict {
+    /// The verdict once the user is known; `manager`, when the caller has looked it up already.
+    fn verdict(
+        req: &HttpRequest,
+        manager: Option<&LoginManager>,
+        user: Result<Option<SharedUser>, LoginError>,
+    ) -> Verdict {
         let (refusal, user) = match user {
             Err(error) => return Verdict::Refuse(error.into()),
             Ok(Some(user)) if user.is_authenticated() => {
@@ -130,7 +134,7 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
             }
             Ok(_) => (Refusal::Unauthorized, None),
         };
-        let manager = match LoginManager::from_request(req) {
+        let manager = match manager.map_or_else(|| LoginManager::from_request(req), Ok) {
             Ok(manager) => manager,
             Err(error) => return Verdict::Refuse(error.into()),
         };
@@ -171,11 +175,18 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
             extract: None,
             need: PhantomData,
         };
-        let mut user = UserFuture::new(req);
+        let manager = match LoginManager::from_request(req) {
+            Ok(manager) => manager,
+            Err(error) => {
+                fut.refused = Some(error.into());
+                return fut;
+            }
+        };
+        let mut user = UserFuture::for_guard(req, manager);
         // Usually the answer is known now (no login, or already loaded): decide at once.
         if let UserFuture::Ready(result) = &mut user {
             let result = result.take().expect("a fresh UserFuture");
-            match Self::Future::verdict(req, result) {
+            match Self::Future::verdict(req, Some(manager), result) {
                 Verdict::Refuse(error) => fut.refused = Some(error),
                 Verdict::Pass => fut.extract = Some(T::from_request(req, payload)),
                 Verdict::Wait(wait) => {
@@ -204,7 +215,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
         if let Some(check) = this.check.as_mut() {
             let user = ready!(Pin::new(check).poll(cx));
             *this.check = None;
-            match Self::verdict(this.req, user) {
+            match Self::verdict(this.req, None, user) {
                 Verdict::Refuse(error) => return Poll::Ready(Err(error)),
                 Verdict::Pass => {}
                 Verdict::Wait(wait) => *this.authorize = Some(wait),

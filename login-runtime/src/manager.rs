@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 
 use std::future::Future;
@@ -28,6 +29,14 @@ type AnonymousFactory = Arc<dyn Fn() -> SharedUser + Send + Sync>;
 pub(crate) struct Message {
     pub(crate) text: String,
     pub(crate) category: String,
+    /// `text` as a response body, shared by every plain-text refusal instead of copied.
+    pub(crate) body: Bytes,
+}
+
+impl Message {
+    fn new(text: String, category: String) -> Self {
+        Self { body: Bytes::from(text.clone()), text, category }
+    }
 }
 
 #[derive(Clone)]
@@ -219,15 +228,9 @@ impl LoginManager {
             anonymous: Arc::new(|| Rc::new(AnonymousUser) as SharedUser),
             anonymous_type: std::any::type_name::<AnonymousUser>(),
             login_view: None,
-            login_message: Some(Message {
-                text: "Please log in to access this page.".into(),
-                category: "message".into(),
-            }),
+            login_message: Some(Message::new("Please log in to access this page.".into(), "message".into())),
             refresh_view: None,
-            refresh_message: Some(Message {
-                text: "Please reauthenticate to access this page.".into(),
-                category: "message".into(),
-            }),
+            refresh_message: Some(Message::new("Please reauthenticate to access this page.".into(), "message".into())),
             unauthorized_handler: None,
             refresh_handler: None,
             translator: None,
@@ -285,7 +288,7 @@ impl LoginManager {
 
     /// The message flashed to the login page, and its category.
     pub fn login_message(mut self, text: impl Into<String>, category: impl Into<String>) -> Self {
-        self.settings_mut().login_message = Some(Message { text: text.into(), category: category.into() });
+        self.settings_mut().login_message = Some(Message::new(text.into(), category.into()));
         self
     }
 
@@ -305,7 +308,7 @@ impl LoginManager {
 
     /// The message flashed to the refresh view, and its category.
     pub fn needs_refresh_message(mut self, text: impl Into<String>, category: impl Into<String>) -> Self {
-        self.settings_mut().refresh_message = Some(Message { text: text.into(), category: category.into() });
+        self.settings_mut().refresh_message = Some(Message::new(text.into(), category.into()));
         self
     }
 

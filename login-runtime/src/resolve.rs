@@ -79,7 +79,19 @@ pub(crate) enum UserFuture {
 }
 
 impl UserFuture {
+    /// Resolves the current user for an extractor or a helper.
     pub(crate) fn new(req: &HttpRequest) -> Self {
+        Self::resolve(req, None, true)
+    }
+
+    /// Resolves the current user for a guard. A guard refuses an anonymous request, and after
+    /// a refusal nothing looks at the user again: "anonymous" is not cached (which would cost
+    /// the request's state an entry in the extensions on the rejection path, for nothing).
+    pub(crate) fn for_guard(req: &HttpRequest, manager: &LoginManager) -> Self {
+        Self::resolve(req, Some(manager), false)
+    }
+
+    fn resolve(req: &HttpRequest, manager: Option<&LoginManager>, cache_anonymous: bool) -> Self {
         // A login a `test::TestClient` asked for is made where its request first looks for the
         // user, as if the login form had been posted just before.
         #[cfg(feature = "test-client")]
@@ -98,7 +110,7 @@ impl UserFuture {
                 },
             }
         };
-        let manager = match LoginManager::from_request(req) {
+        let manager = match manager.map_or_else(|| LoginManager::from_request(req), Ok) {
             Ok(manager) => manager,
             Err(error) => return Self::Ready(Some(Err(error))),
         };
@@ -113,11 +125,13 @@ impl UserFuture {
                 let hash = record.and_then(|r| r.hash);
                 Self::Leader { load, req: req.clone(), manager: manager.clone(), origin, hash, finished: false }
             }
-            // Anonymous, decided without any async work: cached all the same, so that the
-            // request's other looks at the user neither read the session again nor tell the
-            // hooks again.
+            // Anonymous, decided without any async work: cached all the same (but for a guard,
+            // which refuses it), so that the request's other looks at the user neither read the
+            // session again nor tell the hooks again.
             Ok(Start::Anonymous) => {
-                with_state(req, |state| state.slot = Slot::Ready(None));
+                if cache_anonymous {
+                    with_state(req, |state| state.slot = Slot::Ready(None));
+                }
                 Self::Ready(Some(Ok(None)))
             }
             Err(error) => Self::Ready(Some(Err(error))),

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, header};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::events::{LoginEventKind, emit};
@@ -166,7 +167,12 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
     // with `logout_reason`).
     let reason = (refusal == Refusal::Unauthorized).then(|| reason::peek(&req.get_session())).flatten();
     let Some(view) = view else {
-        let response = status_401(manager, client, kind, text.as_deref(), None, reason);
+        let plain = match (&text, message) {
+            (Some(Cow::Borrowed(_)), Some(message)) => message.body.clone(),
+            (Some(text), _) => Bytes::copy_from_slice(text.as_bytes()),
+            (None, _) => Bytes::from_static(b"Unauthorized"),
+        };
+        let response = status_401(manager, client, kind, text.as_deref(), plain, None, reason);
         return InternalError::from_response(kind, response).into();
     };
 
@@ -207,13 +213,13 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
             HttpResponse::build(status).insert_header((header::LOCATION, target)).finish()
         }
         Client::Htmx => {
-            let mut res = status_401(manager, client, kind, None, None, reason);
+            let mut res = status_401(manager, client, kind, None, Bytes::from_static(b"Unauthorized"), None, reason);
             if let Ok(value) = header::HeaderValue::from_str(&target) {
                 res.headers_mut().insert(HX_REDIRECT, value);
             }
             res
         }
-        Client::Json => status_401(manager, client, kind, text.as_deref(), Some(&target), reason),
+        Client::Json => status_401(manager, client, kind, text.as_deref(), Bytes::new(), Some(&target), reason),
     };
     if flag {
         let secure = crate::proxy::origin(req, settings).0 == "https";
@@ -224,19 +230,17 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
     InternalError::from_response(kind, response).into()
 }
 
+/// The 401 answer: JSON for JSON clients, else `plain` as text.
 fn status_401(
     manager: &LoginManager,
     client: Client,
     kind: &str,
     message: Option<&str>,
+    plain: Bytes,
     url: Option<&str>,
     reason: Option<LogoutReason>,
 ) -> HttpResponse {
-    let mut res = HttpResponse::Unauthorized();
-    if let Some(challenge) = &manager.settings().www_authenticate {
-        res.insert_header((header::WWW_AUTHENTICATE, challenge.clone()));
-    }
-    if client == Client::Json {
+    let mut res = if client == Client::Json {
         let mut body = serde_json::json!({ "error": kind });
         if let Some(message) = message {
             body["message"] = message.into();
@@ -247,9 +251,16 @@ fn status_401(
         if let Some(url) = url {
             body[if kind == "unauthorized" { "login_url" } else { "refresh_url" }] = url.into();
         }
-        return res.json(body);
+        HttpResponse::Unauthorized().json(body)
+    } else {
+        let mut res = HttpResponse::with_body(StatusCode::UNAUTHORIZED, plain).map_into_boxed_body();
+        res.headers_mut().insert(header::CONTENT_TYPE, TEXT_PLAIN);
+        res
+    };
+    if let Some(challenge) = &manager.settings().www_authenticate {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
     }
-    res.insert_header((header::CONTENT_TYPE, TEXT_PLAIN)).body(message.unwrap_or("Unauthorized").to_owned())
+    res
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use login_runtime::{
     AuthUser, CachedLoginRegistry, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RedisLoginRegistry,
-    RememberMe, login_required, user_loader,
+    RememberMe, SessionProtection, login_required, user_loader,
 };
 
 use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
@@ -123,7 +123,14 @@ fn shared() -> (web::Data<Users>, LoginManager) {
     // With a login registry, a login's last-seen time is written once per activity interval
     // (5 minutes by default): a full run lasts longer, and its read-only rows must write
     // nothing, so the interval is a day here.
+    // `LOGIN_BENCH_PROTECTION=off` in the driver's environment: the same app without session
+    // protection, to tell what it costs.
+    let protection = match std::env::var("LOGIN_BENCH_PROTECTION").as_deref() {
+        Ok("off") => SessionProtection::Off,
+        _ => SessionProtection::Basic,
+    };
     let manager = LoginManager::new(load_user)
+        .session_protection(protection)
         .secret_key([8u8; 64])
         .remember_me(RememberMe::new([9u8; 64]).name(REMEMBER_COOKIE).secure(false))
         .activity_write_interval(Duration::from_secs(24 * 3600));
