@@ -22,7 +22,7 @@ use crate::manager::LoginManager;
 use crate::permission::{DynPermissionLoader, Permission, PermissionLoader, PermissionOutput, SetFuture};
 use crate::resolve::UserFuture;
 use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
-use crate::state::{RequestState, with_state};
+use crate::state::{RequestState, Slot, with_state};
 use crate::user::SharedUser;
 
 impl LoginManager {
@@ -365,8 +365,13 @@ impl<P: Permission> FromRequest for Permissions<P> {
 /// }
 /// ```
 pub fn forbidden(req: &HttpRequest) -> actix_web::Error {
+    // The event names the user, when this request has loaded one.
+    let user = req.extensions().get::<RequestState>().and_then(|state| match &state.slot {
+        Slot::Ready(user) => user.clone(),
+        _ => None,
+    });
     match LoginManager::from_request(req) {
-        Ok(manager) => refuse_forbidden(req, manager, None),
+        Ok(manager) => refuse_forbidden(req, manager, user.as_ref()),
         Err(error) => error.into(),
     }
 }

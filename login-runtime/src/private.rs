@@ -128,7 +128,7 @@ impl<T: SessionHashField> SessionHashField for Option<T> {
 /// A field marked `#[auth_user(permissions)]`: a set of permissions of one type.
 #[diagnostic::on_unimplemented(
     message = "`#[auth_user(permissions)]` marks a set of permissions, not `{Self}`",
-    label = "expected `HashSet<P>`, `BTreeSet<P>` or `Vec<P>`, where `P` implements `login_runtime::Permission`",
+    label = "expected `HashSet<P>`, `BTreeSet<P>` or `Vec<P>` (or one in a `Box`, `Rc` or `Arc`), where `P` implements `login_runtime::Permission`",
     note = "the guards' `permission = ..` and `Permissions<P>` ask this field whether the user holds a `P`"
 )]
 pub trait PermissionField {
@@ -159,6 +159,30 @@ impl<P: crate::Permission> PermissionField for Vec<P> {
     #[inline]
     fn holds(&self, permission: &P) -> bool {
         self.contains(permission)
+    }
+}
+
+impl<T: PermissionField + ?Sized> PermissionField for Box<T> {
+    type Item = T::Item;
+    #[inline]
+    fn holds(&self, permission: &T::Item) -> bool {
+        T::holds(self, permission)
+    }
+}
+
+impl<T: PermissionField + ?Sized> PermissionField for std::rc::Rc<T> {
+    type Item = T::Item;
+    #[inline]
+    fn holds(&self, permission: &T::Item) -> bool {
+        T::holds(self, permission)
+    }
+}
+
+impl<T: PermissionField + ?Sized> PermissionField for std::sync::Arc<T> {
+    type Item = T::Item;
+    #[inline]
+    fn holds(&self, permission: &T::Item) -> bool {
+        T::holds(self, permission)
     }
 }
 

@@ -377,7 +377,7 @@ async fn object_level_checks_refuse_through_the_same_flow() {
     assert_eq!(bob.get(&app, &format!("/posts/{BOB}")).await.text(), "post of 2 edited");
     let res = bob.get(&app, &format!("/posts/{ADA}")).await;
     assert_eq!((res.status.as_u16(), res.text()), (403, "Forbidden".into()));
-    assert_eq!(env.forbidden_events(), [None], "a refusal from the app's own code");
+    assert_eq!(env.forbidden_events(), [Some(BOB.to_string())], "a refusal from the app's own code names the user too");
     assert_eq!(client_of(ADA).get(&app, &format!("/posts/{BOB}")).await.text(), "post of 2 edited");
     // Anonymous: the login flow, from `Authenticated`.
     assert_eq!(TestClient::new().get(&app, "/posts/1").await.status, 302);

@@ -30,7 +30,16 @@ mod shadowed {
     mod login_runtime {}
 
     use ::actix_web::{HttpRequest, HttpResponse, get, web};
-    use ::login_runtime::{AuthUser, fresh_login_required, login_required, request_loader, user_loader};
+    use ::login_runtime::{
+        AuthUser, Permission, fresh_login_required, login_required, permission_loader, request_loader, user_loader,
+    };
+
+    #[derive(PartialEq, Eq, Hash)]
+    pub enum Perm {
+        Read,
+        Edit,
+    }
+    impl Permission for Perm {}
 
     #[derive(AuthUser)]
     pub struct User {
@@ -39,6 +48,8 @@ mod shadowed {
         pub active: ::core::primitive::bool,
         #[auth_user(session_hash)]
         pub hash: ::std::string::String,
+        #[auth_user(permissions)]
+        pub perms: ::std::vec::Vec<Perm>,
     }
 
     #[derive(AuthUser)]
@@ -58,7 +69,26 @@ mod shadowed {
             id,
             active: true,
             hash: ::std::string::String::new(),
+            perms: ::std::vec::Vec::new(),
         }))
+    }
+
+    #[permission_loader]
+    pub async fn load_perms(
+        _user: &User,
+        _req: HttpRequest,
+    ) -> ::core::result::Result<::std::collections::HashSet<Perm>, ::std::string::String> {
+        ::core::result::Result::Ok(::std::collections::HashSet::new())
+    }
+
+    #[login_required(permission = all(Perm::Read, any(Perm::Edit, not(Perm::Read))))]
+    pub async fn permitted(_req: HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[fresh_login_required(permission = Perm::Edit)]
+    pub async fn fresh_permitted() -> HttpResponse {
+        HttpResponse::Ok().finish()
     }
 
     #[request_loader]
@@ -86,8 +116,15 @@ mod shadowed {
             InitError = (),
         >,
     > {
-        let manager = ::login_runtime::LoginManager::new(load_user).request_loader(load_from_request);
-        ::actix_web::App::new().app_data(manager).service(index).route("/fresh", web::post().to(fresh))
+        let manager = ::login_runtime::LoginManager::new(load_user)
+            .request_loader(load_from_request)
+            .permission_loader(load_perms);
+        ::actix_web::App::new()
+            .app_data(manager)
+            .service(index)
+            .route("/fresh", web::post().to(fresh))
+            .route("/permitted", web::get().to(permitted))
+            .route("/fresh-permitted", web::get().to(fresh_permitted))
     }
 }
 
@@ -95,10 +132,13 @@ mod shadowed {
 fn expansions_ignore_shadowed_names() {
     use ::login_runtime::AuthUser as _;
 
-    let user = shadowed::User { id: 5, active: false, hash: "h".to_owned() };
+    let user = shadowed::User { id: 5, active: false, hash: "h".to_owned(), perms: vec![shadowed::Perm::Edit] };
     assert_eq!(user.get_id().as_deref(), Some("5"));
     assert!(!user.is_active());
     assert_eq!(user.session_hash(), Some(&b"h"[..]));
+    assert_eq!(user.has_permission(&shadowed::Perm::Edit), Some(true));
+    assert_eq!(user.has_permission(&shadowed::Perm::Read), Some(false));
+    assert_eq!(user.has_permission(&"edit"), None, "not a type this user holds");
 
     let generic = shadowed::Generic { key: "k", hash: None };
     assert_eq!(generic.get_id().as_deref(), Some("k"));

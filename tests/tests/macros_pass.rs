@@ -14,8 +14,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, test, web};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
-    AuthUser, Authenticated, LoginManager, ManualClock, fresh_login_required, login_required, login_user,
-    request_loader, user_loader,
+    AuthUser, Authenticated, LoginManager, ManualClock, Permission, Permissions, fresh_login_required, login_required,
+    login_user, permission_loader, request_loader, user_loader,
 };
 
 #[derive(Clone, Debug, AuthUser)]
@@ -82,6 +82,24 @@ async fn recent() -> &'static str {
     "recent"
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Role {
+    Admin,
+    Banned,
+}
+impl Permission for Role {}
+
+#[permission_loader]
+async fn load_roles(user: &User, _users: web::Data<Users>) -> std::collections::HashSet<Role> {
+    if user.id == 1 { std::collections::HashSet::from([Role::Admin]) } else { std::collections::HashSet::new() }
+}
+
+#[get("/admin")]
+#[login_required(permission = all(Role::Admin, not(Role::Banned)))]
+async fn admin(roles: Permissions<Role>) -> String {
+    format!("admin {}", roles.has(&Role::Admin))
+}
+
 #[get("/login/{id}")]
 async fn login(req: HttpRequest, id: web::Path<u64>, users: web::Data<Users>) -> actix_web::Result<HttpResponse> {
     let user = users.0.iter().find(|user| user.id == *id).cloned();
@@ -96,7 +114,8 @@ fn users() -> Users {
 
 macro_rules! app {
     ($clock:expr) => {{
-        let manager = LoginManager::new(load_user).request_loader(load_from_api_key).clock($clock);
+        let manager =
+            LoginManager::new(load_user).request_loader(load_from_api_key).permission_loader(load_roles).clock($clock);
         test::init_service(
             actix_web::App::new()
                 .app_data(web::Data::new(users()))
@@ -108,6 +127,7 @@ macro_rules! app {
                 .service(fresh)
                 .service(recent)
                 .service(login)
+                .service(admin)
                 .route("/patterns", web::post().to(patterns)),
         )
         .await
@@ -129,6 +149,13 @@ async fn guards_refuse_anonymous_requests_and_pass_logged_in_ones() {
     assert_eq!(test::call_and_read_body(&app, req).await, "above ada");
     let req = test::TestRequest::get().uri("/below/word").to_request().with_login(&ada());
     assert_eq!(test::call_and_read_body(&app, req).await, "below word GET");
+}
+
+#[actix_web::test]
+async fn a_permission_guard_lets_the_holder_in() {
+    let app = app!(ManualClock::new(1_000));
+    let req = test::TestRequest::get().uri("/admin").to_request().with_login(&ada());
+    assert_eq!(test::call_and_read_body(&app, req).await, "admin true");
 }
 
 #[actix_web::test]

@@ -111,6 +111,15 @@ pub fn rows() -> Vec<Row> {
             ..base.clone()
         },
         Row {
+            id: "4a",
+            label: "ours: as row 4 + one permission from an in-memory set",
+            server: "ours",
+            path: "/admin",
+            pending: OURS_PENDING,
+            loads_per_req: Some(1),
+            ..base.clone()
+        },
+        Row {
             id: "4p",
             label: "ours: app's plain route, login cookie",
             server: "ours",

@@ -32,9 +32,13 @@
 //! Row 4r = row 4 on "ours-registry": the same app with a `MemoryLoginRegistry`.
 //! Row 7r = row 7b on "ours-redis-registry": with a `RedisLoginRegistry` on the same Redis.
 //! Row 7c = row 7r on "ours-redis-cached": the registry behind a 5 s `CachedLoginRegistry`.
+//! Row 4a = row 4 on `/admin`: the same guard with `permission = Perm::Admin`, held in the
+//!          user's in-memory set (`#[auth_user(permissions)]`).
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -42,8 +46,8 @@ use actix_session::SessionMiddleware;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use login_runtime::{
-    AuthUser, CachedLoginRegistry, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, RedisLoginRegistry,
-    RememberMe, SessionProtection, login_required, user_loader,
+    AuthUser, CachedLoginRegistry, CurrentUser, LoginManager, LoginOptions, MemoryLoginRegistry, Permission,
+    RedisLoginRegistry, RememberMe, SessionProtection, login_required, user_loader,
 };
 
 use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
@@ -51,10 +55,24 @@ use crate::servers::{USER, run_actix, run_actix_in_system, session_key};
 /// Name of our remember-me cookie (row 6 keeps only this cookie from `/login?remember=1`).
 pub const REMEMBER_COOKIE: &str = "remember_token";
 
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Perm {
+    Admin,
+}
+
+impl Permission for Perm {}
+
 #[derive(Clone, AuthUser)]
 struct User {
     id: String,
     name: String,
+    /// Row 4a's permission (shared: a loaded user is a clone of the table's).
+    #[auth_user(permissions)]
+    permissions: Arc<HashSet<Perm>>,
+}
+
+fn user1() -> User {
+    User { id: USER.to_owned(), name: USER.to_owned(), permissions: Arc::new(HashSet::from([Perm::Admin])) }
 }
 
 /// The in-memory user table (one user), shared by every request.
@@ -75,7 +93,7 @@ async fn loads() -> String {
 }
 
 async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
-    let user = User { id: USER.to_owned(), name: USER.to_owned() };
+    let user = user1();
     let mut options = LoginOptions::default();
     options.remember = req.query_string().contains("remember=1");
     login_runtime::login_user_with(&req, &user, options)?;
@@ -85,6 +103,15 @@ async fn login(req: HttpRequest) -> actix_web::Result<HttpResponse> {
 /// Rows 4-7b: the guarded handler with the current-user extractor.
 #[login_required]
 async fn protected(user: CurrentUser<User>) -> HttpResponse {
+    match user.authenticated() {
+        Some(u) => HttpResponse::Ok().body(format!("hello {}", u.name)),
+        None => HttpResponse::InternalServerError().body("guard let an anonymous user through"),
+    }
+}
+
+/// Row 4a: row 4's handler behind one permission.
+#[login_required(permission = Perm::Admin)]
+async fn admin(user: CurrentUser<User>) -> HttpResponse {
     match user.authenticated() {
         Some(u) => HttpResponse::Ok().body(format!("hello {}", u.name)),
         None => HttpResponse::InternalServerError().body("guard let an anonymous user through"),
@@ -111,13 +138,14 @@ fn app<St: SessionStore + 'static>(
         .wrap(manager.middleware())
         .route("/login", web::get().to(login))
         .route("/protected", web::get().to(protected))
+        .route("/admin", web::get().to(admin))
         .route("/__loads", web::get().to(loads))
         .route("/plain", web::get().to(|| async { "hello" }))
 }
 
 fn shared() -> (web::Data<Users>, LoginManager) {
     let mut users = HashMap::new();
-    users.insert(USER.to_owned(), User { id: USER.to_owned(), name: USER.to_owned() });
+    users.insert(USER.to_owned(), user1());
     // A production configuration: a secret key (it keys the session-protection digest) and
     // remember-me; session protection is Flask's default, basic.
     // With a login registry, a login's last-seen time is written once per activity interval
