@@ -380,4 +380,28 @@ mod tests {
         assert!(out.contains("type User = User ;"), "{out}");
         assert!(out.contains("type Args = < (Data < Db > ,) as :: login_runtime :: __private :: Checked"), "{out}");
     }
+
+    /// What `permission = Perm::Edit` adds to the compile benchmark's guarded handler
+    /// (BENCHMARKS.md, "Compile cost"): the rule's type and impl, and its name in the guard.
+    #[test]
+    fn expansion_size_of_a_permission() {
+        fn count(tokens: TokenStream) -> usize {
+            tokens
+                .into_iter()
+                .map(|tree| match tree {
+                    proc_macro2::TokenTree::Group(group) => 2 + count(group.stream()),
+                    _ => 1,
+                })
+                .sum()
+        }
+        let handler = quote! {
+            async fn h_1(user: CurrentUser<User>, path: web::Path<u32>) -> String { body(user, path) }
+        };
+        let guard = crate::guard::Guard::Login;
+        let plain = crate::guard::try_expand(guard, quote!(), handler.clone()).unwrap();
+        let permitted = crate::guard::try_expand(guard, quote!(permission = Perm::Edit), handler).unwrap();
+        eprintln!("{permitted}");
+        // If the expansion changes, update "Compile cost" in BENCHMARKS.md.
+        assert_eq!(count(permitted) - count(plain), 122, "tokens added by `permission = Perm::Edit`");
+    }
 }
