@@ -94,9 +94,12 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// app, or one for tests); only the one given to the manager ever runs.
 ///
 /// The extractors ask for a user type too (`CurrentUser<User>`, `Authenticated<User>`). The
-/// handler and the manager only meet at run time, so an extractor for a type the loader does
-/// not produce (`Authenticated<Admin>` while the loader returns `User`) cannot be a compile
-/// error: a request that reaches it with a login answers 500, and the log names both types.
+/// handler and the manager only meet at run time (actix shows a handler's extractor types to
+/// nobody before a request runs them), so an extractor for a type no loader produces
+/// (`Authenticated<Admin>` while the loader returns `User`) cannot be a compile error, nor a
+/// start-up one: every request that reaches it, logged in or not, answers 500, and the log
+/// names both types and the fix. (Under a guard, an anonymous request is refused before the
+/// handler's extractors run: there the first logged-in request shows it.)
 ///
 /// Option: `#[user_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.

@@ -1,5 +1,6 @@
 //! Extractors for the current user.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -117,6 +118,30 @@ fn typed<U: AuthUser>(user: &SharedUser) -> Result<Rc<U>, LoginError> {
         .ok_or_else(|| LoginError::UserType { expected: std::any::type_name::<U>(), found: user.type_name() })
 }
 
+/// That one of the manager's loaders produces a `U`: an extractor for another type could never
+/// hold a user. Checked at every request, logged in or not, so that the mistake is a 500 with
+/// both types in the log from the first request that reaches the extractor, not only once
+/// someone logs in. (No earlier check is possible: actix shows a handler's extractor types to
+/// nobody until a request runs them.) Without a manager, resolving the user reports that.
+fn check_user_type<U: AuthUser>(req: &HttpRequest) -> Result<(), LoginError> {
+    let Ok(manager) = LoginManager::from_request(req) else {
+        return Ok(());
+    };
+    let settings = manager.settings();
+    let loaders = [
+        settings.loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
+        settings.request_loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
+    ];
+    let mut produced = loaders.into_iter().flatten();
+    if produced.clone().any(|(id, _)| id == TypeId::of::<U>()) {
+        return Ok(());
+    }
+    match produced.next() {
+        Some((_, found)) => Err(LoginError::UserType { expected: std::any::type_name::<U>(), found }),
+        None => Ok(()),
+    }
+}
+
 /// The future of [`CurrentUser`] and [`Authenticated`].
 #[doc(hidden)]
 pub struct UserExtract<T> {
@@ -126,8 +151,13 @@ pub struct UserExtract<T> {
 }
 
 impl<T> UserExtract<T> {
-    fn new(req: &HttpRequest) -> Self {
-        Self { user: UserFuture::new(req), req: req.clone(), _out: PhantomData }
+    /// The user of this request, once checked that the manager can produce a `U`.
+    fn new<U: AuthUser>(req: &HttpRequest) -> Self {
+        let user = match check_user_type::<U>(req) {
+            Ok(()) => UserFuture::new(req),
+            Err(error) => UserFuture::Ready(Some(Err(error))),
+        };
+        Self { user, req: req.clone(), _out: PhantomData }
     }
 
     fn poll_user(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<SharedUser>, LoginError>> {
@@ -160,7 +190,7 @@ impl<U: AuthUser, A: AuthUser> FromRequest for CurrentUser<U, A> {
     type Future = UserExtract<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        UserExtract::new(req)
+        UserExtract::new::<U>(req)
     }
 }
 
@@ -229,6 +259,6 @@ impl<U: AuthUser> FromRequest for Authenticated<U> {
     type Future = UserExtract<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        UserExtract::new(req)
+        UserExtract::new::<U>(req)
     }
 }

@@ -86,11 +86,13 @@ pub(crate) trait DynUserLoader: Send + Sync {
     /// listed (`Ok(None)`, no such user, when it is not).
     fn load(&self, id: &str, req: &HttpRequest, listed: Option<RegistryFuture<bool>>) -> LoadFuture;
     fn user_type(&self) -> &'static str;
+    fn user_type_id(&self) -> std::any::TypeId;
 }
 
 pub(crate) trait DynRequestLoader: Send + Sync {
     fn load(&self, req: &HttpRequest) -> LoadFuture;
     fn user_type(&self) -> &'static str;
+    fn user_type_id(&self) -> std::any::TypeId;
 }
 
 fn finish<O: LoadOutput>(out: O) -> Result<Option<SharedUser>, LoginError> {
@@ -153,6 +155,10 @@ impl<L: UserLoader> DynUserLoader for L {
     fn user_type(&self) -> &'static str {
         std::any::type_name::<<L::Output as LoadOutput>::User>()
     }
+
+    fn user_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<<L::Output as LoadOutput>::User>()
+    }
 }
 
 /// Logs, the first time only, that a stored id does not parse as the loader's id type: every
@@ -185,5 +191,9 @@ impl<L: RequestLoader> DynRequestLoader for L {
 
     fn user_type(&self) -> &'static str {
         std::any::type_name::<<L::Output as LoadOutput>::User>()
+    }
+
+    fn user_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<<L::Output as LoadOutput>::User>()
     }
 }

@@ -247,3 +247,45 @@ async fn wrong_user_type_is_logged_with_both_types() {
         logs.lines()
     );
 }
+
+/// A user type that no loader of [`manager`] produces.
+#[derive(login_runtime::AuthUser)]
+struct Admin {
+    id: u64,
+}
+
+/// An extractor for a user type that no loader produces (`Authenticated<Admin>` while the
+/// loader loads `User`) is a 500 naming both types from the first request that reaches it,
+/// anonymous included: not a page that works until the first login (issue 19).
+#[actix_web::test]
+async fn an_extractor_for_a_type_no_loader_produces_fails_at_the_first_request() {
+    let (logs, _guard) = capture_logs();
+    let db = Db::seeded();
+    let app = test::init_service(
+        support::app(&manager(), &db)
+            .route(
+                "/admin",
+                actix_web::web::get()
+                    .to(|admin: login_runtime::Authenticated<Admin>| async move { admin.id.to_string() }),
+            )
+            .route(
+                "/admin/maybe",
+                actix_web::web::get()
+                    .to(|admin: login_runtime::CurrentUser<Admin>| async move { format!("{:?}", admin.get_id()) }),
+            ),
+    )
+    .await;
+    let browser = Client::new();
+    assert_bare_500(&browser.get(&app, "/admin").await, "Authenticated<Admin>, anonymous");
+    assert_bare_500(&browser.get(&app, "/admin/maybe").await, "CurrentUser<Admin>, anonymous");
+    assert!(
+        logs.has_error("an extractor asked for a `core_setup_errors::Admin` but the login manager produces `core_setup_errors::support::User`: take `core_setup_errors::support::User` in the extractor"),
+        "{:#?}",
+        logs.lines()
+    );
+    // The pages of the loader's type work.
+    assert_eq!(browser.get(&app, "/whoami").await.status, 200);
+    browser.login_form(&app, "/login", &ada()).await;
+    assert_bare_500(&browser.get(&app, "/admin").await, "Authenticated<Admin>, logged in");
+    assert_eq!(browser.get(&app, "/whoami").await.status, 200);
+}
