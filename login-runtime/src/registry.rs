@@ -63,8 +63,7 @@ fn never() -> u64 {
 impl LoginInfo {
     /// Login `id` of user `user_id`, made at `created_at` and last seen then, that never
     /// expires, with no session hash, no key fingerprint, no remember cookie, no address and no
-    /// user agent: set
-    /// the other fields on the result.
+    /// user agent: set the other fields on the result.
     pub fn new(id: u64, user_id: impl Into<String>, created_at: u64) -> Self {
         Self {
             id,
