@@ -30,6 +30,24 @@ pub(crate) enum Enclosing {
     Trait { name: String },
 }
 
+impl Enclosing {
+    /// The block as written, for a message: `` `impl Pages for Site` ``, `` `impl Users` ``,
+    /// `` trait `Pages` ``; none at module level.
+    pub(crate) fn block(&self) -> Option<String> {
+        match self {
+            Enclosing::Impl { trait_: Some(trait_), self_ty } => Some(format!("`impl {trait_} for {self_ty}`")),
+            Enclosing::Impl { trait_: None, self_ty } => Some(format!("`impl {self_ty}`")),
+            Enclosing::Trait { name } => Some(format!("trait `{name}`")),
+            Enclosing::Module => None,
+        }
+    }
+
+    /// Whether a trait fixes the signatures of the functions in this block.
+    pub(crate) fn is_trait(&self) -> bool {
+        matches!(self, Enclosing::Impl { trait_: Some(_), .. } | Enclosing::Trait { .. })
+    }
+}
+
 /// A position in a file: line (from 1), column (from 0, in characters).
 type Position = (usize, usize);
 

@@ -90,12 +90,9 @@ fn run(
     // A trait fixes its methods' signatures, which the guard must change: left as written, the
     // method keeps the trait's signature, and this is the one error.
     let name = guard.name();
-    let in_trait = match enclosing {
-        Enclosing::Impl { trait_: Some(trait_), self_ty } => Some(format!("`impl {trait_} for {self_ty}`")),
-        Enclosing::Trait { name } => Some(format!("trait `{name}`")),
-        Enclosing::Impl { trait_: None, .. } | Enclosing::Module => None,
-    };
-    if let Some(in_trait) = in_trait {
+    if enclosing.is_trait()
+        && let Some(in_trait) = enclosing.block()
+    {
         errors.at(
             Span::call_site(),
             format!(

@@ -98,13 +98,8 @@ fn run(
     };
     // A loader becomes a struct, which an `impl` or `trait` block cannot hold: left as written,
     // the function is an ordinary method, and this is the one error.
-    let block = match enclosing {
-        Enclosing::Impl { trait_: Some(trait_), self_ty } => Some(format!("`impl {trait_} for {self_ty}`")),
-        Enclosing::Impl { trait_: None, self_ty } => Some(format!("`impl {self_ty}`")),
-        Enclosing::Trait { name } => Some(format!("trait `{name}`")),
-        Enclosing::Module => None,
-    };
-    if let (Some(block), Some(item)) = (block, &item) {
+    if let (Some(block), Some(item)) = (enclosing.block(), &item) {
+        // The one error: the function is not a loader until it is moved.
         let mut errors = Errors::default();
         errors.at(
             Span::call_site(),
