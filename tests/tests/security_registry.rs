@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::test::TestRequest;
-use actix_web::{HttpRequest, HttpResponse, get, post, test, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use login_runtime::test::TestLoginExt;
 use login_runtime::{
     Authenticated, CachedLoginRegistry, LoginInfo, LoginRegistry, MemoryLoginRegistry, RememberMe, SessionProtection,
@@ -639,21 +638,13 @@ async fn a_login_whose_clean_up_fails_still_logs_in() {
 async fn test_logins_are_listed_as_if_made_earlier() {
     let env = Env::new();
     let (login, registry) = with_registry(&env);
-    let app = test::init_service(support::app(&login, &env.db).configure(routes)).await;
+    let app = start(&env, &login).await;
     let ada = env.db.get(ADA).unwrap();
-    let req = TestRequest::get().uri("/whoami").to_request().with_login(&ada);
-    let res = test::call_service(&app, req).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let cookie =
-        res.response().cookies().find(|c| c.name() == support::SESSION).expect("a session cookie").into_owned();
-    assert_eq!(test::read_body(res).await, format!("user:{ADA}"));
+    let c = Client::new();
+    let reply = c.call(&app, TestRequest::get().uri("/whoami").to_request().with_login(&ada)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, format!("user:{ADA}").as_str()));
     assert_eq!(listed(&registry, ADA).await.len(), 1);
-    let req = TestRequest::get()
-        .uri("/logins")
-        .insert_header((header::COOKIE, format!("{}={}", cookie.name(), cookie.value())))
-        .to_request();
-    let body = test::read_body(test::call_service(&app, req).await).await;
-    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 1, "{body:?}");
+    assert_eq!(login_lines(&c, &app).await.len(), 1);
 }
 
 // ---- logins made under other keys ----
