@@ -158,16 +158,19 @@ pub(crate) enum Checked {
     Pending(CheckFuture),
 }
 
-/// Evaluates rule `C` for `user`: at once when every permission it reaches is known.
-pub(crate) fn check<C: PermissionCheck>(req: &HttpRequest, user: &SharedUser) -> Checked {
-    match C::check(&Grants { req, user }) {
+/// A rule, as the guard carries it.
+pub(crate) type CheckFn = fn(&Grants<'_>) -> Result<bool, Unresolved>;
+
+/// Evaluates `rule` for `user`: at once when every permission it reaches is known.
+pub(crate) fn check(req: &HttpRequest, user: &SharedUser, rule: CheckFn) -> Checked {
+    match rule(&Grants { req, user }) {
         Ok(allowed) => Checked::Done(Ok(allowed)),
         Err(Unresolved(Need::Error(error))) => Checked::Done(Err(error)),
         Err(Unresolved(Need::Load(loader, type_id))) => Checked::Pending(CheckFuture {
             loading: Some((type_id, loader.load(req, user))),
             req: req.clone(),
             user: Rc::clone(user),
-            check: C::check,
+            check: rule,
         }),
     }
 }
@@ -176,7 +179,7 @@ pub(crate) fn check<C: PermissionCheck>(req: &HttpRequest, user: &SharedUser) ->
 pub(crate) struct CheckFuture {
     req: HttpRequest,
     user: SharedUser,
-    check: fn(&Grants<'_>) -> Result<bool, Unresolved>,
+    check: CheckFn,
     loading: Option<(TypeId, SetFuture)>,
 }
 

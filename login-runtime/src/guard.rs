@@ -17,7 +17,7 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
 
-use crate::authz::{Anyone, CheckFuture, Checked, PermissionCheck, check, refuse_forbidden};
+use crate::authz::{Anyone, CheckFuture, CheckFn, Checked, PermissionCheck, check, refuse_forbidden};
 use crate::error::LoginError;
 use crate::manager::LoginManager;
 use crate::resolve::UserFuture;
@@ -44,32 +44,44 @@ impl<T, const FRESH: bool, const MAX_AGE: u64, C> Guarded<T, FRESH, MAX_AGE, C> 
 
 /// What a guard requires, as a type (the future below cannot carry const parameters).
 #[doc(hidden)]
-pub struct Need<const FRESH: bool, const MAX_AGE: u64, C>(PhantomData<fn() -> C>);
+pub struct Need<const FRESH: bool, const MAX_AGE: u64>;
 
 #[doc(hidden)]
 pub trait Requirement {
     const FRESH: bool;
     const MAX_AGE: u64;
-    type Check: PermissionCheck;
 }
 
-impl<const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> Requirement for Need<FRESH, MAX_AGE, C> {
+impl<const FRESH: bool, const MAX_AGE: u64> Requirement for Need<FRESH, MAX_AGE> {
     const FRESH: bool = FRESH;
     const MAX_AGE: u64 = MAX_AGE;
-    type Check = C;
 }
 
 pin_project! {
+    /// The guard's work, generic over the extractors and the login requirement only: the
+    /// permission rule is a function pointer, so 300 handlers with 300 rules share one copy
+    /// of it (a type parameter would instantiate it per handler: twice the build time).
     #[doc(hidden)]
     pub struct GuardFuture<T: FromRequest, R> {
         req: HttpRequest,
         payload: Payload,
+        rule: Option<CheckFn>,
         check: Option<UserFuture>,
         authorize: Option<CheckFuture>,
         refused: Option<actix_web::Error>,
         #[pin]
         extract: Option<T::Future>,
         need: PhantomData<R>,
+    }
+}
+
+pin_project! {
+    /// [`GuardFuture`] with its output named for the rule `C`.
+    #[doc(hidden)]
+    pub struct GuardedFuture<T: FromRequest, R, C> {
+        #[pin]
+        inner: GuardFuture<T, R>,
+        rule: PhantomData<fn() -> C>,
     }
 }
 
@@ -122,13 +134,14 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
     fn verdict(
         req: &HttpRequest,
         manager: Option<&LoginManager>,
+        rule: Option<CheckFn>,
         user: Result<Option<SharedUser>, LoginError>,
     ) -> Verdict {
         let (refusal, user) = match user {
             Err(error) => return Verdict::Refuse(error.into()),
             Ok(Some(user)) if user.is_authenticated() => {
                 if !R::FRESH {
-                    return Self::authorize(req, &user);
+                    return authorize(req, rule, &user);
                 }
                 (Refusal::NeedsRefresh, Some(user))
             }
@@ -139,23 +152,22 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
             Err(error) => return Verdict::Refuse(error.into()),
         };
         match (refusal, user) {
-            (Refusal::NeedsRefresh, Some(user)) if is_fresh(req, manager, R::MAX_AGE) => Self::authorize(req, &user),
+            (Refusal::NeedsRefresh, Some(user)) if is_fresh(req, manager, R::MAX_AGE) => authorize(req, rule, &user),
             _ => Verdict::Refuse(refuse_options(req).unwrap_or_else(|| refuse(req, manager, refusal))),
         }
     }
 
-    /// The permission rule, for a user whose login passed.
-    fn authorize(req: &HttpRequest, user: &SharedUser) -> Verdict {
-        if !R::Check::CHECKS {
-            return Verdict::Pass;
-        }
-        match check::<R::Check>(req, user) {
-            Checked::Done(allowed) => match permitted(req, user, allowed) {
-                None => Verdict::Pass,
-                Some(error) => Verdict::Refuse(error),
-            },
-            Checked::Pending(wait) => Verdict::Wait(wait),
-        }
+}
+
+/// The permission rule, for a user whose login passed.
+fn authorize(req: &HttpRequest, rule: Option<CheckFn>, user: &SharedUser) -> Verdict {
+    let Some(rule) = rule else { return Verdict::Pass };
+    match check(req, user, rule) {
+        Checked::Done(allowed) => match permitted(req, user, allowed) {
+            None => Verdict::Pass,
+            Some(error) => Verdict::Refuse(error),
+        },
+        Checked::Pending(wait) => Verdict::Wait(wait),
     }
 }
 
@@ -163,12 +175,21 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
     for Guarded<T, FRESH, MAX_AGE, C>
 {
     type Error = actix_web::Error;
-    type Future = GuardFuture<T, Need<FRESH, MAX_AGE, C>>;
+    type Future = GuardedFuture<T, Need<FRESH, MAX_AGE>, C>;
 
+    #[inline]
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let rule = if C::CHECKS { Some(C::check as CheckFn) } else { None };
+        GuardedFuture { inner: GuardFuture::new(req, payload, rule), rule: PhantomData }
+    }
+}
+
+impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
+    fn new(req: &HttpRequest, payload: &mut Payload, rule: Option<CheckFn>) -> Self {
         let mut fut = GuardFuture {
             req: req.clone(),
             payload: Payload::None,
+            rule,
             check: None,
             authorize: None,
             refused: None,
@@ -186,7 +207,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
         // Usually the answer is known now (no login, or already loaded): decide at once.
         if let UserFuture::Ready(result) = &mut user {
             let result = result.take().expect("a fresh UserFuture");
-            match Self::Future::verdict(req, Some(manager), result) {
+            match Self::verdict(req, Some(manager), rule, result) {
                 Verdict::Refuse(error) => fut.refused = Some(error),
                 Verdict::Pass => fut.extract = Some(T::from_request(req, payload)),
                 Verdict::Wait(wait) => {
@@ -202,10 +223,17 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
     }
 }
 
-impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> Future
-    for GuardFuture<T, Need<FRESH, MAX_AGE, C>>
-{
+impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C> Future for GuardedFuture<T, Need<FRESH, MAX_AGE>, C> {
     type Output = Result<Guarded<T, FRESH, MAX_AGE, C>, actix_web::Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(|r| r.map(|t| Guarded(t, PhantomData)))
+    }
+}
+
+impl<T: FromRequest, R: Requirement> Future for GuardFuture<T, R> {
+    type Output = Result<T, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -215,7 +243,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
         if let Some(check) = this.check.as_mut() {
             let user = ready!(Pin::new(check).poll(cx));
             *this.check = None;
-            match Self::verdict(this.req, None, user) {
+            match Self::verdict(this.req, None, *this.rule, user) {
                 Verdict::Refuse(error) => return Poll::Ready(Err(error)),
                 Verdict::Pass => {}
                 Verdict::Wait(wait) => *this.authorize = Some(wait),
@@ -232,7 +260,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
             this.extract.set(Some(T::from_request(this.req, this.payload)));
         }
         match this.extract.as_pin_mut() {
-            Some(extract) => extract.poll(cx).map(|r| r.map(|t| Guarded(t, PhantomData)).map_err(Into::into)),
+            Some(extract) => extract.poll(cx).map_err(Into::into),
             None => Poll::Ready(Err(LoginError::Session("guard polled after completion".into()).into())),
         }
     }
