@@ -17,7 +17,7 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use pin_project_lite::pin_project;
 
-use crate::authz::{Anyone, CheckFuture, CheckFn, Checked, PermissionCheck, check, refuse_forbidden};
+use crate::authz::{Anyone, CheckFn, CheckFuture, Checked, PermissionCheck, check, refuse_forbidden};
 use crate::error::LoginError;
 use crate::manager::LoginManager;
 use crate::resolve::UserFuture;
@@ -156,7 +156,6 @@ impl<T: FromRequest, R: Requirement> GuardFuture<T, R> {
             _ => Verdict::Refuse(refuse_options(req).unwrap_or_else(|| refuse(req, manager, refusal))),
         }
     }
-
 }
 
 /// The permission rule, for a user whose login passed.
