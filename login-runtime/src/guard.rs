@@ -67,7 +67,8 @@ pin_project! {
         payload: Payload,
         rule: Option<CheckFn>,
         check: Option<UserFuture>,
-        authorize: Option<CheckFuture>,
+        // Boxed: a request refused before any permission check does not move its space.
+        authorize: Option<Box<CheckFuture>>,
         refused: Option<actix_web::Error>,
         #[pin]
         extract: Option<T::Future>,
@@ -106,7 +107,7 @@ fn is_fresh(req: &HttpRequest, manager: &LoginManager, max_age: u64) -> bool {
 enum Verdict {
     Pass,
     Refuse(actix_web::Error),
-    Wait(CheckFuture),
+    Wait(Box<CheckFuture>),
 }
 
 /// Flask-Login lets OPTIONS through because Flask answers it itself; actix would call the
@@ -166,7 +167,7 @@ fn authorize(req: &HttpRequest, rule: Option<CheckFn>, user: &SharedUser) -> Ver
             None => Verdict::Pass,
             Some(error) => Verdict::Refuse(error),
         },
-        Checked::Pending(wait) => Verdict::Wait(wait),
+        Checked::Pending(wait) => Verdict::Wait(Box::new(wait)),
     }
 }
 

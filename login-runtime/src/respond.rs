@@ -37,6 +37,7 @@ pub(crate) const HX_REDIRECT: HeaderName = HeaderName::from_static("hx-redirect"
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
+#[inline]
 pub(crate) fn client(req: &HttpRequest) -> Client {
     let headers = req.headers();
     if headers.contains_key(HX_REQUEST) {
