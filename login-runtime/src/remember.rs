@@ -224,14 +224,27 @@ impl RememberMe {
     /// expired at `now`, its expiry and lifetime capped by the current [`duration`](Self::duration).
     pub(crate) fn decode(&self, value: &str, now: u64) -> Option<Token> {
         let (payload, tag) = value.split_once('.')?;
-        let payload = B64.decode(payload).ok()?;
-        let tag = B64.decode(tag).ok()?;
+        // Decoded on the stack: the tag is 32 bytes (a longer one is refused like any wrong
+        // tag), the payload is on the heap only when it is longer than usual.
+        let mut tag_buf = [0u8; 32];
+        let tag_len = B64.decode_slice(tag, &mut tag_buf).ok()?;
+        let tag = &tag_buf[..tag_len];
+        let mut payload_buf = [0u8; 128];
+        let payload_heap;
+        let payload = match B64.decode_slice(payload, &mut payload_buf) {
+            Ok(len) => &payload_buf[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                payload_heap = B64.decode(payload).ok()?;
+                &payload_heap[..]
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+        };
         let key_index = self.keys.iter().position(|key| {
             let mut mac = key.clone();
-            mac.update(&payload);
-            mac.verify_slice(&tag).is_ok() // constant-time
+            mac.update(payload);
+            mac.verify_slice(tag).is_ok() // constant-time
         })?;
-        let payload = String::from_utf8(payload).ok()?;
+        let payload = std::str::from_utf8(payload).ok()?;
         let with_login_id = match payload.split_once('|')?.0 {
             VERSION => false,
             VERSION_WITH_LOGIN_ID => true,
@@ -240,14 +253,21 @@ impl RememberMe {
         let mut parts = payload.splitn(if with_login_id { 6 } else { 5 }, '|').skip(1);
         let expires: u64 = parts.next()?.parse().ok()?;
         let lifetime: u64 = parts.next()?.parse().ok()?;
-        let hash_mac = parts.next()?.to_owned();
+        let hash_mac = parts.next()?;
         let login_id = if with_login_id { Some(parts.next()?.parse().ok()?) } else { None };
-        let user_id = parts.next()?.to_owned();
+        let user_id = parts.next()?;
         // The configuration in force caps what the token was issued with.
         let issued = expires.checked_sub(lifetime)?;
         let lifetime = lifetime.min(self.max_lifetime());
         let expires = expires.min(issued.saturating_add(lifetime));
-        (now < expires).then_some(Token { user_id, expires, lifetime, hash_mac, login_id, key_index })
+        (now < expires).then(|| Token {
+            user_id: user_id.to_owned(),
+            expires,
+            lifetime,
+            hash_mac: hash_mac.to_owned(),
+            login_id,
+            key_index,
+        })
     }
 
     /// Whether a token still matches the user's session hash (constant-time).
