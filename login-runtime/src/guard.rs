@@ -113,6 +113,7 @@ enum Verdict {
 /// Flask-Login lets OPTIONS through because Flask answers it itself; actix would call the
 /// handler. An OPTIONS request without the login (or the permission) gets an empty 204
 /// instead: no redirect, no flash, no handler (CORS preflights are `actix-cors`'s job).
+#[inline]
 fn refuse_options(req: &HttpRequest) -> Option<actix_web::Error> {
     (req.method() == Method::OPTIONS)
         .then(|| InternalError::from_response("options", HttpResponse::NoContent().finish()).into())

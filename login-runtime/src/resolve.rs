@@ -388,18 +388,23 @@ impl Future for UserFuture {
 impl Drop for UserFuture {
     /// A load dropped half-way (its request was cancelled) must not leave other extractors
     /// waiting on it.
+    #[inline]
     fn drop(&mut self) {
         if let Self::Leader { req, finished: false, .. } = self {
-            let waiters = with_state(req, |state| match std::mem::replace(&mut state.slot, Slot::Unresolved) {
-                Slot::Loading(waiters) => waiters,
-                other => {
-                    state.slot = other;
-                    Vec::new()
-                }
-            });
-            waiters.into_iter().for_each(Waker::wake);
+            wake_waiters(req);
         }
     }
+}
+
+fn wake_waiters(req: &HttpRequest) {
+    let waiters = with_state(req, |state| match std::mem::replace(&mut state.slot, Slot::Unresolved) {
+        Slot::Loading(waiters) => waiters,
+        other => {
+            state.slot = other;
+            Vec::new()
+        }
+    });
+    waiters.into_iter().for_each(Waker::wake);
 }
 
 /// The request's span (e.g. tracing-actix-web's root span, declared with

@@ -57,21 +57,34 @@ fn registry() -> &'static Registry {
 }
 
 /// How many clients are alive: with none (every real application), the hooks below return at
-/// once without looking at the request.
+/// once without looking at the request (the check inlined where they are called).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
+#[inline]
 fn shared_of(req: &HttpRequest) -> Option<Arc<Mutex<Shared>>> {
     if LIVE.load(Ordering::Relaxed) == 0 {
         return None;
     }
+    client_of(req)
+}
+
+fn client_of(req: &HttpRequest) -> Option<Arc<Mutex<Shared>>> {
     let name = req.headers().get(CLIENT_HEADER)?.to_str().ok()?;
     registry().lock().ok()?.get(name).cloned()
 }
 
 /// Runs the login a client asked for, if this request is from such a client (called where the
 /// request first looks for its user).
+#[inline]
 pub(crate) fn apply_pending_login(req: &HttpRequest) -> Result<(), LoginError> {
-    let Some(shared) = shared_of(req) else { return Ok(()) };
+    if LIVE.load(Ordering::Relaxed) == 0 {
+        return Ok(());
+    }
+    run_pending_login(req)
+}
+
+fn run_pending_login(req: &HttpRequest) -> Result<(), LoginError> {
+    let Some(shared) = client_of(req) else { return Ok(()) };
     let login = shared.lock().map(|mut s| s.login.take()).unwrap_or_default();
     match login {
         Some(login) => login(req),
