@@ -2,6 +2,7 @@
 //! `unauthorized()` and `needs_refresh()`, answered in the form the client understands.
 
 use actix_session::SessionExt;
+use actix_web::body::BoxBody;
 use actix_web::error::InternalError;
 use std::borrow::Cow;
 
@@ -164,9 +165,11 @@ pub(crate) fn refuse(req: &HttpRequest, manager: &LoginManager, refusal: Refusal
         None => Cow::Borrowed(text.as_str()),
     });
 
-    // Why an earlier login ended, for clients that read the answer (the login page reads it
-    // with `logout_reason`).
-    let reason = (refusal == Refusal::Unauthorized).then(|| reason::peek(&req.get_session())).flatten();
+    // Why an earlier login ended, for JSON clients, the ones whose answer says it (the login
+    // page reads it with `logout_reason`).
+    let reason = (client == Client::Json && refusal == Refusal::Unauthorized)
+        .then(|| reason::peek(&req.get_session()))
+        .flatten();
     let Some(view) = view else {
         let plain = match (&text, message) {
             (Some(Cow::Borrowed(_)), Some(message)) => message.body.clone(),
@@ -254,7 +257,8 @@ fn status_401(
         }
         HttpResponse::Unauthorized().json(body)
     } else {
-        let mut res = HttpResponse::with_body(StatusCode::UNAUTHORIZED, plain).map_into_boxed_body();
+        // Boxed as it is made: `map_into_boxed_body` would take the response apart again.
+        let mut res = HttpResponse::with_body(StatusCode::UNAUTHORIZED, BoxBody::new(plain));
         res.headers_mut().insert(header::CONTENT_TYPE, TEXT_PLAIN);
         res
     };
