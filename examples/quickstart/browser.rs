@@ -268,6 +268,13 @@ async fn the_quickstart_in_headless_chromium() {
     assert!(b.cookies().await.contains(&"remember_token".to_owned()));
     b.shot("logged-in").await;
 
+    // 3b. Ada is an administrator: the header's "Users" link shows the user list.
+    b.submit("header a[href='/admin']").await;
+    assert_eq!(b.url().await, format!("{site}/admin"));
+    let text = b.text().await;
+    assert!(text.contains("Grace Hopper") && text.contains("Ada Lovelace"), "{text}");
+    b.shot("admin-page").await;
+
     // 4. A browser restart (the session cookie goes, the remember cookie stays): still logged
     // in, but not fresh.
     b.delete_cookie("id").await;
@@ -313,6 +320,21 @@ async fn the_quickstart_in_headless_chromium() {
     b.submit("header button").await;
     assert!(b.text().await.contains("You have been logged out."));
     b.shot("logged-out").await;
+
+    // 7b. Grace is not an administrator: the same link lands on the 403 page, and she stays
+    // logged in; then she logs out too.
+    b.go(&format!("{site}/login")).await;
+    b.fill("#username", "grace").await;
+    b.fill("#password", "cobol rules").await;
+    b.submit("button.primary").await;
+    b.submit("header a[href='/admin']").await;
+    assert_eq!(b.url().await, format!("{site}/forbidden"));
+    let text = b.text().await;
+    assert!(text.contains("This page is for administrators.") && text.contains("Grace Hopper"), "{text}");
+    assert!(!text.contains("Ada Lovelace"), "the user list leaked to a non-administrator: {text}");
+    b.shot("forbidden").await;
+    b.submit("header button").await;
+    assert!(b.text().await.contains("You have been logged out."));
 
     // 8. A page on another site auto-posts the login form with the attacker's account: refused,
     // and the browser stays logged out.

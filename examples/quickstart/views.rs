@@ -288,8 +288,6 @@ async fn end_device(
     Ok(see_other("/devices"))
 }
 
-/// JSON for API clients: a session user, or a `Authorization: Bearer` token (the request
-/// loader). Anonymous: a JSON 401 that names the scheme.
 /// Administrators only: the user list. Others are sent to `/forbidden` (the manager's
 /// `forbidden_view`) before this runs; visitors who are not logged in, to the login page.
 #[get("/admin")]
@@ -309,6 +307,8 @@ async fn forbidden_page(req: HttpRequest) -> actix_web::Result<HttpResponse> {
     render_with_status(&req, StatusCode::FORBIDDEN, "error.html", ctx).await
 }
 
+/// JSON for API clients: a session user, or a `Authorization: Bearer` token (the request
+/// loader). Anonymous: a JSON 401 that names the scheme.
 #[get("/api/me")]
 async fn api_me(req: HttpRequest, user: CurrentUser<User>) -> HttpResponse {
     match user.authenticated() {
