@@ -153,10 +153,11 @@ pub struct UserExtract<T> {
 impl<T> UserExtract<T> {
     /// The user of this request, once checked that the manager can produce a `U`.
     fn new<U: AuthUser>(req: &HttpRequest) -> Self {
-        let user = match check_user_type::<U>(req) {
+        // A `U` loaded already (behind a guard, usually): a loader produces `U`.
+        let user = UserFuture::loaded::<U>(req).unwrap_or_else(|| match check_user_type::<U>(req) {
             Ok(()) => UserFuture::new(req),
             Err(error) => UserFuture::Ready(Some(Err(error))),
-        };
+        });
         Self { user, req: req.clone(), _out: PhantomData }
     }
 

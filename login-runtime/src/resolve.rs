@@ -19,7 +19,7 @@ use crate::record::{LoginRecord, SessionHashed, client_ident, has_login, hash_ma
 use crate::registry::{FORGET_UNSEEN, RegistryOp, new_login_id};
 use crate::remember::Token;
 use crate::state::{CookieOp, RequestState, Slot, Source, TestLogin, UserResult, remember_cookie, with_state};
-use crate::user::SharedUser;
+use crate::user::{AuthUser, SharedUser};
 
 /// Ends the login in this session (timeouts, protection, a vanished user, a changed session
 /// hash): the login key goes, the session id is renewed, other data stays.
@@ -89,6 +89,16 @@ impl UserFuture {
     /// the request's state an entry in the extensions on the rejection path, for nothing).
     pub(crate) fn for_guard(req: &HttpRequest, manager: &LoginManager) -> Self {
         Self::resolve(req, Some(manager), false)
+    }
+
+    /// The user this request has loaded already, if it is a `U`: an extractor of a `U` then
+    /// needs no check that a loader produces one.
+    pub(crate) fn loaded<U: AuthUser>(req: &HttpRequest) -> Option<Self> {
+        let ext = req.extensions();
+        match &ext.get::<RequestState>()?.slot {
+            Slot::Ready(Some(user)) if user.is::<U>() => Some(Self::Ready(Some(Ok(Some(user.clone()))))),
+            _ => None,
+        }
     }
 
     fn resolve(req: &HttpRequest, manager: Option<&LoginManager>, cache_anonymous: bool) -> Self {

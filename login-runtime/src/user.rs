@@ -97,6 +97,7 @@ impl AuthUser for AnonymousUser {
 pub(crate) trait AnyUser: AuthUser {
     fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn type_name(&self) -> &'static str;
+    fn user_type_id(&self) -> std::any::TypeId;
 }
 
 impl<U: AuthUser> AnyUser for U {
@@ -106,9 +107,19 @@ impl<U: AuthUser> AnyUser for U {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<U>()
     }
+    fn user_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<U>()
+    }
 }
 
 pub(crate) type SharedUser = Rc<dyn AnyUser>;
+
+impl dyn AnyUser {
+    /// Whether this user is a `U`.
+    pub(crate) fn is<U: AuthUser>(&self) -> bool {
+        self.user_type_id() == std::any::TypeId::of::<U>()
+    }
+}
 
 /// Downcasts a loaded user to the type an extractor asks for.
 pub(crate) fn downcast<U: AuthUser>(user: &SharedUser) -> Option<Rc<U>> {
