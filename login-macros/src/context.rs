@@ -9,6 +9,11 @@
 //! the block around it. This only chooses the error message for code that cannot compile
 //! anyway; any doubt (no file on disk, an attribute written by another macro, a file that
 //! does not parse) is [`Enclosing::Module`], which changes nothing.
+//!
+//! The same reading tells the guards whether an attribute stands on a function written
+//! directly in a module ([`module_level_file`]), where equal paths name the same items for
+//! every function of the module, so that equal permission rules may share one type. There any
+//! doubt is "no".
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -64,37 +69,65 @@ pub(crate) fn of_call_site() -> Enclosing {
     let Some(path) = span.local_file() else {
         return Enclosing::Module;
     };
-    let regions = regions_of(&path);
-    innermost(&regions, (span.line(), span.column().saturating_sub(1)))
+    let scopes = scopes_of(&path);
+    innermost(&scopes.regions, position(&span))
 }
 
-/// A file's regions, and the modification time they were read at.
-type Parsed = (Option<SystemTime>, Rc<Vec<Region>>);
+/// The file of the attribute this macro is expanding, if the attribute stands on a function
+/// written directly in a module of that file (not in a function body, a block, an `impl`, a
+/// `trait` or a macro's input); `None` when unsure, and outside a macro (unit tests).
+pub(crate) fn module_level_file() -> Option<PathBuf> {
+    if !proc_macro::is_available() {
+        return None;
+    }
+    let span = proc_macro::Span::call_site();
+    let path = span.local_file()?;
+    at_module_level(&scopes_of(&path), position(&span)).then_some(path)
+}
 
-/// The regions of a file, parsed once per file and compilation (a handler file holds many
+fn position(span: &proc_macro::Span) -> Position {
+    (span.line(), span.column().saturating_sub(1))
+}
+
+fn at_module_level(scopes: &Scopes, position: Position) -> bool {
+    scopes.module_fns.iter().any(|&(start, end)| start <= position && position < end)
+}
+
+/// What a file holds: its blocks, and the functions written directly in a module (file or
+/// inline `mod`), each from its first token to its body's opening brace.
+#[derive(Default)]
+struct Scopes {
+    regions: Vec<Region>,
+    module_fns: Vec<(Position, Position)>,
+}
+
+/// A file's scopes, and the modification time they were read at.
+type Parsed = (Option<SystemTime>, Rc<Scopes>);
+
+/// The scopes of a file, parsed once per file and compilation (a handler file holds many
 /// guards); none when it cannot be read or parsed.
-fn regions_of(path: &Path) -> Rc<Vec<Region>> {
+fn scopes_of(path: &Path) -> Rc<Scopes> {
     thread_local! {
         static FILES: RefCell<HashMap<PathBuf, Parsed>> = RefCell::default();
     }
     // Keyed by the modification time too, for a long-lived host (an IDE's macro server).
     let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
     FILES.with(|files| {
-        if let Some((time, regions)) = files.borrow().get(path)
+        if let Some((time, scopes)) = files.borrow().get(path)
             && *time == modified
         {
-            return Rc::clone(regions);
+            return Rc::clone(scopes);
         }
-        let regions = Rc::new(std::fs::read_to_string(path).map(|source| regions_in(&source)).unwrap_or_default());
-        files.borrow_mut().insert(path.to_owned(), (modified, Rc::clone(&regions)));
-        regions
+        let scopes = Rc::new(std::fs::read_to_string(path).map(|source| scopes_in(&source)).unwrap_or_default());
+        files.borrow_mut().insert(path.to_owned(), (modified, Rc::clone(&scopes)));
+        scopes
     })
 }
 
 /// The block around `position` in `source`.
 #[cfg(test)]
 pub(crate) fn in_source(source: &str, position: Position) -> Enclosing {
-    innermost(&regions_in(source), position)
+    innermost(&scopes_in(source).regions, position)
 }
 
 fn innermost(regions: &[Region], position: Position) -> Enclosing {
@@ -106,19 +139,36 @@ fn innermost(regions: &[Region], position: Position) -> Enclosing {
         .map_or(Enclosing::Module, |region| region.kind.clone())
 }
 
-fn regions_in(source: &str) -> Vec<Region> {
+fn scopes_in(source: &str) -> Scopes {
     // Parsed by proc-macro2's own implementation, whose spans carry lines and columns (the
     // compiler's would all be this macro's call site). Nothing else runs meanwhile: rustc
     // expands macros on one thread.
     proc_macro2::fallback::force();
     let file = syn::parse_file(source);
-    let mut regions = Vec::new();
+    let mut scopes = Scopes::default();
     if let Ok(file) = &file {
-        items(&file.items, &mut regions);
+        items(&file.items, &mut scopes.regions);
+        module_fns(&file.items, &mut scopes.module_fns);
     }
     drop(file);
     proc_macro2::fallback::unforce();
-    regions
+    scopes
+}
+
+/// The functions of a module and of its inline modules, not those of blocks.
+fn module_fns(items: &[Item], out: &mut Vec<(Position, Position)>) {
+    for item in items {
+        match item {
+            // Only a function with an attribute can be where an attribute macro stands.
+            Item::Fn(f) if !f.attrs.is_empty() => {
+                let start = f.attrs[0].pound_token.span.start();
+                let end = f.block.brace_token.span.open().start();
+                out.push(((start.line, start.column), (end.line, end.column)));
+            }
+            Item::Mod(syn::ItemMod { content: Some((_, inner)), .. }) => module_fns(inner, out),
+            _ => {}
+        }
+    }
 }
 
 fn region(regions: &mut Vec<Region>, braces: &syn::token::Brace, kind: Enclosing) {

@@ -107,7 +107,9 @@ fn run(
     if errors.is_fatal() {
         return (input, errors.finish().err());
     }
-    let mut output = rewrite(guard, &options, &mut item, &params);
+    // Read only for a permission rule: whether equal rules of the module may share a type.
+    let module_file = options.permission.as_ref().and_then(|_| crate::context::module_level_file());
+    let mut output = rewrite(guard, &options, &mut item, &params, module_file.as_deref());
     item.to_tokens(&mut output);
     (output, errors.finish().err())
 }
@@ -234,12 +236,18 @@ fn guard_attribute(attr: &Attribute) -> Option<&'static str> {
 }
 
 /// Guards the handler; returns the items to put before it (the permission rule's type).
-fn rewrite(guard: Guard, options: &Options, item: &mut ItemFn, params: &[Param]) -> TokenStream {
+fn rewrite(
+    guard: Guard,
+    options: &Options,
+    item: &mut ItemFn,
+    params: &[Param],
+    module_file: Option<&std::path::Path>,
+) -> TokenStream {
     let krate = attr::runtime_path(options.krate.as_ref());
     let (check, definition) = match &options.permission {
         Some(rule) => {
-            let (name, definition) = crate::permission::check_type(rule, &krate, &item.sig.ident, &item.vis);
-            (quote!(, #name), definition)
+            let (ty, definition) = crate::permission::rule_type(rule, &krate, &item.sig.ident, &item.vis, module_file);
+            (quote!(, #ty), definition)
         }
         None => (TokenStream::new(), TokenStream::new()),
     };

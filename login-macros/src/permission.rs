@@ -1,12 +1,13 @@
 //! Permissions: the guards' `permission = ..` rule and `#[permission_loader]`.
 //!
 //! A rule is written with the application's own values (`Perm::Edit`) combined by `all(..)`,
-//! `any(..)` and `not(..)`. It becomes a unit struct next to the handler whose
-//! `PermissionCheck::check` evaluates it with short-circuits: every permission is an ordinary
-//! Rust expression, type-checked (and spanned) where the user wrote it.
+//! `any(..)` and `not(..)`. It becomes a function next to the handler that evaluates it with
+//! short-circuits: every permission is an ordinary Rust expression, type-checked (and spanned)
+//! where the user wrote it. The guard names the rule by a type: shared by the equal rules of a
+//! module where that is provably safe, else a unit struct of the handler's own ([`rule_type`]).
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
@@ -93,15 +94,22 @@ impl Rule {
     }
 }
 
-/// The rule's type for the guard of handler `handler`, and its definition, to put next to
-/// the handler (visible from its signature, above or below a route macro).
-pub(crate) fn check_type(
+/// The rule's type for the guard of handler `handler`, and the items to put next to the
+/// handler (visible from its signature, above or below a route macro).
+///
+/// With `module_file` (the handler stands directly in a module of that file) and a rule whose
+/// tokens mean the same wherever they stand in the module, the type is
+/// `SharedRule<{ rule_id(module_path!(), salt) }>`: one type, so one instantiation of the
+/// guard's extraction, for every equal rule of the module; the items add the rule's function
+/// to the link-time table under that id (see the runtime's `rules.rs`). Otherwise the type is a
+/// unit struct of the handler's own.
+pub(crate) fn rule_type(
     rule: &Rule,
     krate: &TokenStream,
     handler: &syn::Ident,
     vis: &Visibility,
-) -> (syn::Ident, TokenStream) {
-    let name = format_ident!("__login_permission_{}", handler.unraw());
+    module_file: Option<&std::path::Path>,
+) -> (TokenStream, TokenStream) {
     let grants = syn::Ident::new("__login_grants", Span::mixed_site());
     let body = match rule {
         // One permission: its answer as it is (`Ok(x?)` would be clippy's needless `?`).
@@ -111,6 +119,26 @@ pub(crate) fn check_type(
             quote!(::core::result::Result::Ok(#body))
         }
     };
+    let signature = quote! {
+        fn __login_rule(
+            #grants: &#krate::__private::Grants<'_>,
+        ) -> ::core::result::Result<::core::primitive::bool, #krate::__private::Unresolved>
+    };
+    if let Some(salt) = module_file.filter(|_| rule.is_shareable(handler)).map(|file| salt(file, &body)) {
+        let salt = Literal::u128_suffixed(salt);
+        let id = quote!(#krate::__private::rule_id(::core::module_path!(), #salt));
+        let definition = quote! {
+            const _: () = {
+                #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
+                #[linkme(crate = #krate::__private::linkme)]
+                static __LOGIN_RULE: #krate::__private::RuleEntry =
+                    #krate::__private::RuleEntry::new(#id, __login_rule);
+                #signature { #body }
+            };
+        };
+        return (quote!(#krate::__private::SharedRule<{ #id }>), definition);
+    }
+    let name = format_ident!("__login_permission_{}", handler.unraw());
     let definition = quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
@@ -119,14 +147,75 @@ pub(crate) fn check_type(
         #[automatically_derived]
         #[allow(unused_qualifications)]
         impl #krate::__private::PermissionCheck for #name {
-            fn check(
-                #grants: &#krate::__private::Grants<'_>,
-            ) -> ::core::result::Result<::core::primitive::bool, #krate::__private::Unresolved> {
-                #body
+            fn rule() -> ::core::option::Option<#krate::__private::CheckFn> {
+                #signature { #body }
+                ::core::option::Option::Some(__login_rule)
             }
         }
     };
-    (name, definition)
+    (name.into_token_stream(), definition)
+}
+
+/// The most permissions a shared rule may name: the runtime fingerprints a rule by running it
+/// on every combination of answers it reaches (at most 2^n).
+const MAX_SHARED_PERMISSIONS: usize = 12;
+
+impl Rule {
+    fn permissions(&self) -> usize {
+        match self {
+            Rule::Has(_) => 1,
+            Rule::All(rules) | Rule::Any(rules) => rules.iter().map(Rule::permissions).sum(),
+            Rule::Not(rule) => rule.permissions(),
+        }
+    }
+
+    /// Whether equal tokens of this rule name the same permissions in every function of a
+    /// module: no macro call (a `macro_rules!` may be redefined further down), no `$crate`
+    /// (another crate's, from a macro), no `self`, `super` or `Self`, and not the handler's
+    /// own name (which `#[get]` turns into a struct around the handler).
+    fn is_shareable(&self, handler: &syn::Ident) -> bool {
+        fn plain(tokens: TokenStream, handler: &syn::Ident) -> bool {
+            tokens.into_iter().all(|tree| match tree {
+                TokenTree::Group(group) => plain(group.stream(), handler),
+                TokenTree::Punct(punct) => punct.as_char() != '!',
+                TokenTree::Ident(ident) => {
+                    !(ident == "$crate" || ident == "self" || ident == "super" || ident == "Self" || ident == *handler)
+                }
+                TokenTree::Literal(_) => true,
+            })
+        }
+        fn leaves(rule: &Rule, handler: &syn::Ident) -> bool {
+            match rule {
+                Rule::Has(expr) => plain(expr.to_token_stream(), handler),
+                Rule::All(rules) | Rule::Any(rules) => rules.iter().all(|rule| leaves(rule, handler)),
+                Rule::Not(rule) => leaves(rule, handler),
+            }
+        }
+        self.permissions() <= MAX_SHARED_PERMISSIONS && leaves(self, handler)
+    }
+}
+
+/// The salt of a shared rule's id: the crate being compiled (package directory, crate and
+/// binary name: a package's library and binary share a crate name), the file, and the rule's
+/// function as generated. 128-bit FNV-1a, as the runtime's `rule_id`.
+fn salt(file: &std::path::Path, body: &TokenStream) -> u128 {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    let parts = [
+        var("CARGO_MANIFEST_DIR"),
+        var("CARGO_CRATE_NAME"),
+        var("CARGO_BIN_NAME"),
+        file.display().to_string(),
+        body.to_string(),
+    ];
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for part in &parts {
+        // Each part ends with a 0xff byte, which no UTF-8 text holds.
+        for &byte in part.as_bytes().iter().chain(&[0xff]) {
+            hash ^= u128::from(byte);
+            hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+        }
+    }
+    hash
 }
 
 // ---- #[permission_loader] ----
@@ -381,8 +470,64 @@ mod tests {
         assert!(out.contains("type Args = < (Data < Db > ,) as :: login_runtime :: __private :: Checked"), "{out}");
     }
 
+    fn rule_type_of(rule: TokenStream, handler: &str, file: Option<&str>) -> (String, String) {
+        let rule = parse_rule(rule).unwrap_or_else(|e| panic!("{e:?}"));
+        let handler = syn::Ident::new(handler, Span::call_site());
+        let (ty, definition) =
+            rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, file.map(std::path::Path::new));
+        (ty.to_string(), definition.to_string())
+    }
+
+    #[test]
+    fn equal_rules_of_a_module_share_a_type() {
+        let (ty, definition) = rule_type_of(quote!(Perm::Edit), "h_1", Some("src/pages.rs"));
+        assert!(
+            ty.starts_with(
+                ":: lr :: __private :: SharedRule < { :: lr :: __private :: rule_id (:: core :: module_path ! () , "
+            ),
+            "{ty}"
+        );
+        assert!(
+            definition.contains("distributed_slice (:: lr :: __private :: LOGIN_PERMISSION_RULES)"),
+            "{definition}"
+        );
+        assert!(
+            definition.contains("RuleEntry :: new (:: lr :: __private :: rule_id (:: core :: module_path ! () , "),
+            "{definition}"
+        );
+        // Another handler of the file, the same rule: the same type.
+        assert_eq!(rule_type_of(quote!(Perm::Edit), "h_2", Some("src/pages.rs")).0, ty);
+        // Another rule, or another file: another id.
+        assert_ne!(rule_type_of(quote!(Perm::Read), "h_2", Some("src/pages.rs")).0, ty);
+        assert_ne!(rule_type_of(quote!(Perm::Edit), "h_2", Some("src/admin.rs")).0, ty);
+        // Combinators are part of the rule.
+        let all = rule_type_of(quote!(all(Perm::Edit, Perm::Read)), "h", Some("src/pages.rs")).0;
+        assert_ne!(all, rule_type_of(quote!(any(Perm::Edit, Perm::Read)), "h", Some("src/pages.rs")).0);
+    }
+
+    #[test]
+    fn a_rule_that_may_mean_something_else_elsewhere_keeps_a_type_of_its_own() {
+        let own = |rule: TokenStream, file: Option<&str>| {
+            let (ty, definition) = rule_type_of(rule, "h_1", file);
+            assert_eq!(ty, "__login_permission_h_1");
+            assert!(!definition.contains("distributed_slice"), "{definition}");
+        };
+        // Not directly in a module (a function body, an impl, a macro's input), or not known.
+        own(quote!(Perm::Edit), None);
+        own(quote!(perm!(edit)), Some("src/pages.rs"));
+        own(quote!(any(Perm::Read, self::Perm::Edit)), Some("src/pages.rs"));
+        own(quote!(super::Perm::Edit), Some("src/pages.rs"));
+        own(quote!(Self::EDIT), Some("src/pages.rs"));
+        own(quote!(not(h_1::EDIT)), Some("src/pages.rs"));
+        let thirteen = (0..13_u32).map(|i| format_ident!("P{}", i));
+        own(quote!(any(#(Perm::#thirteen),*)), Some("src/pages.rs"));
+        let twelve = (0..12_u32).map(|i| format_ident!("P{}", i));
+        assert!(rule_type_of(quote!(any(#(Perm::#twelve),*)), "h_1", Some("src/pages.rs")).0.contains("SharedRule"));
+    }
+
     /// What `permission = Perm::Edit` adds to the compile benchmark's guarded handler
-    /// (BENCHMARKS.md, "Compile cost"): the rule's type and impl, and its name in the guard.
+    /// (BENCHMARKS.md, "Compile cost"): the rule's function and its entry in the table, and
+    /// its type in the guard.
     #[test]
     fn expansion_size_of_a_permission() {
         fn count(tokens: TokenStream) -> usize {
@@ -394,14 +539,17 @@ mod tests {
                 })
                 .sum()
         }
-        let handler = quote! {
-            async fn h_1(user: CurrentUser<User>, path: web::Path<u32>) -> String { body(user, path) }
-        };
-        let guard = crate::guard::Guard::Login;
-        let plain = crate::guard::try_expand(guard, quote!(), handler.clone()).unwrap();
-        let permitted = crate::guard::try_expand(guard, quote!(permission = Perm::Edit), handler).unwrap();
-        eprintln!("{permitted}");
+        let rule = parse_rule(quote!(Perm::Edit)).unwrap();
+        let handler = syn::Ident::new("h_1", Span::call_site());
+        let krate = quote!(::login_runtime);
+        let file = std::path::Path::new("/tmp/permission/lib.rs");
+        let (ty, definition) = rule_type(&rule, &krate, &handler, &Visibility::Inherited, Some(file));
+        eprintln!("{ty}\n{definition}");
         // If the expansion changes, update "Compile cost" in BENCHMARKS.md.
-        assert_eq!(count(permitted) - count(plain), 122, "tokens added by `permission = Perm::Edit`");
+        assert_eq!(
+            (count(ty) + 1, count(definition)),
+            (36, 182),
+            "tokens added by `permission = Perm::Edit` to the guard's type (with its comma) and next to the handler"
+        );
     }
 }

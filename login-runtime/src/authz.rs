@@ -3,6 +3,7 @@
 //! [`forbidden`] refuses in the form the client understands.
 
 use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -22,6 +23,7 @@ use crate::manager::LoginManager;
 use crate::permission::{DynPermissionLoader, Permission, PermissionLoader, PermissionOutput, SetFuture};
 use crate::resolve::UserFuture;
 use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
+use crate::rules::Probe;
 use crate::state::{RequestState, Slot, with_state};
 use crate::user::SharedUser;
 
@@ -91,6 +93,13 @@ fn contains<P: Permission>(set: &dyn Any, permission: &P) -> bool {
 #[doc(hidden)]
 pub struct Unresolved(Need);
 
+impl Unresolved {
+    /// A check that fails with `error` (a 500).
+    pub(crate) fn error(error: LoginError) -> Self {
+        Unresolved(Need::Error(error))
+    }
+}
+
 enum Need {
     Load(Arc<dyn DynPermissionLoader>, TypeId),
     Error(LoginError),
@@ -98,30 +107,44 @@ enum Need {
 
 /// The permissions of the request's user, as a guard's generated check sees them.
 #[doc(hidden)]
-pub struct Grants<'a> {
-    req: &'a HttpRequest,
-    user: &'a SharedUser,
+pub struct Grants<'a>(Source<'a>);
+
+enum Source<'a> {
+    Request {
+        req: &'a HttpRequest,
+        user: &'a SharedUser,
+    },
+    /// Scripted answers, for the fingerprint of a shared rule (`rules`).
+    Probe(&'a RefCell<Probe>),
 }
 
-impl Grants<'_> {
+impl<'a> Grants<'a> {
+    pub(crate) fn probe(probe: &'a RefCell<Probe>) -> Self {
+        Grants(Source::Probe(probe))
+    }
+
     /// Whether the user holds `permission`: from this request's known sets, else the loader
     /// of its type (`Err` until it has run), else the user's own fields.
     pub fn has<P: Permission>(&self, permission: &P) -> Result<bool, Unresolved> {
+        let (req, user) = match &self.0 {
+            Source::Request { req, user } => (*req, *user),
+            Source::Probe(probe) => return Ok(probe.borrow_mut().answer(permission)),
+        };
         let type_id = TypeId::of::<P>();
-        if let Some(set) = known_set(self.req, type_id) {
+        if let Some(set) = known_set(req, type_id) {
             return Ok(contains(&*set, permission));
         }
-        if let Some(loader) = loader_for(self.req, type_id)
-            && !self.user.is_anonymous()
+        if let Some(loader) = loader_for(req, type_id)
+            && !user.is_anonymous()
         {
             return Err(Unresolved(Need::Load(loader, type_id)));
         }
-        match self.user.has_permission(permission) {
+        match user.has_permission(permission) {
             Some(yes) => Ok(yes),
-            None if self.user.is_anonymous() => Ok(false),
+            None if user.is_anonymous() => Ok(false),
             None => Err(Unresolved(Need::Error(LoginError::NoPermissionSource {
                 permission: std::any::type_name::<P>(),
-                user: self.user.type_name(),
+                user: user.type_name(),
             }))),
         }
     }
@@ -135,10 +158,9 @@ fn loader_for(req: &HttpRequest, type_id: TypeId) -> Option<Arc<dyn DynPermissio
 /// A guard's permission rule (`permission = all(..)` compiled into a function).
 #[doc(hidden)]
 pub trait PermissionCheck: 'static {
-    /// `false` only for [`Anyone`]: the guard skips the check.
-    const CHECKS: bool = true;
-    /// The rule, evaluated with short-circuits; `Err` when a loader must run first.
-    fn check(grants: &Grants<'_>) -> Result<bool, Unresolved>;
+    /// The rule, evaluated with short-circuits (`Err` when a loader must run first); `None`
+    /// for [`Anyone`]: the guard skips the check.
+    fn rule() -> Option<CheckFn>;
 }
 
 /// No permission rule: any logged-in user.
@@ -146,9 +168,9 @@ pub trait PermissionCheck: 'static {
 pub struct Anyone;
 
 impl PermissionCheck for Anyone {
-    const CHECKS: bool = false;
-    fn check(_: &Grants<'_>) -> Result<bool, Unresolved> {
-        Ok(true)
+    #[inline]
+    fn rule() -> Option<CheckFn> {
+        None
     }
 }
 
@@ -159,11 +181,12 @@ pub(crate) enum Checked {
 }
 
 /// A rule, as the guard carries it.
-pub(crate) type CheckFn = fn(&Grants<'_>) -> Result<bool, Unresolved>;
+#[doc(hidden)]
+pub type CheckFn = fn(&Grants<'_>) -> Result<bool, Unresolved>;
 
 /// Evaluates `rule` for `user`: at once when every permission it reaches is known.
 pub(crate) fn check(req: &HttpRequest, user: &SharedUser, rule: CheckFn) -> Checked {
-    match rule(&Grants { req, user }) {
+    match rule(&Grants(Source::Request { req, user })) {
         Ok(allowed) => Checked::Done(Ok(allowed)),
         Err(Unresolved(Need::Error(error))) => Checked::Done(Err(error)),
         Err(Unresolved(Need::Load(loader, type_id))) => Checked::Pending(CheckFuture {
@@ -200,7 +223,7 @@ impl Future for CheckFuture {
                 store(&this.req, *type_id, set);
                 this.loading = None;
             }
-            match (this.check)(&Grants { req: &this.req, user: &this.user }) {
+            match (this.check)(&Grants(Source::Request { req: &this.req, user: &this.user })) {
                 Ok(allowed) => return Poll::Ready(Ok(allowed)),
                 Err(Unresolved(Need::Error(error))) => return Poll::Ready(Err(error)),
                 Err(Unresolved(Need::Load(loader, type_id))) => {

@@ -50,6 +50,9 @@ pub enum LoginError {
         /// The user type.
         user: &'static str,
     },
+    /// A guard's `permission = ..` rule could not be found in the program's table of rules
+    /// (a bug of this crate, or of the build: please report it).
+    PermissionRule(&'static str),
 }
 
 impl std::fmt::Display for LoginError {
@@ -91,6 +94,7 @@ impl std::fmt::Display for LoginError {
                  field of the user `#[auth_user(permissions)]`, or give the manager a \
                  `.permission_loader(..)` returning `HashSet<{permission}>`"
             ),
+            Self::PermissionRule(e) => write!(f, "the permission rule failed: {e}"),
         }
     }
 }

@@ -180,8 +180,7 @@ impl<T: FromRequest, const FRESH: bool, const MAX_AGE: u64, C: PermissionCheck> 
 
     #[inline]
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let rule = if C::CHECKS { Some(C::check as CheckFn) } else { None };
-        GuardedFuture { inner: GuardFuture::new(req, payload, rule), rule: PhantomData }
+        GuardedFuture { inner: GuardFuture::new(req, payload, C::rule()), rule: PhantomData }
     }
 }
 

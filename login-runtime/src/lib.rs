@@ -351,6 +351,7 @@ mod registry;
 mod remember;
 mod resolve;
 mod respond;
+mod rules;
 mod state;
 pub mod template;
 pub mod test;

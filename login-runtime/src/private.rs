@@ -8,13 +8,15 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-pub use crate::authz::{Anyone, Grants, PermissionCheck, Unresolved};
+pub use crate::authz::{Anyone, CheckFn, Grants, PermissionCheck, Unresolved};
 pub use crate::guard::{FreshLoginRequired, LoginRequired};
 pub use crate::loader::{LoadOutput, RequestLoader, UserLoader};
 pub use crate::permission::PermissionLoader;
+pub use crate::rules::{LOGIN_PERMISSION_RULES, RuleEntry, SharedRule, rule_id};
 pub use crate::user::AuthUser;
 pub use ::actix_web::FromRequest;
 pub use ::core::future::Future;
+pub use ::linkme;
 
 // ---- #[derive(AuthUser)] ----
 

@@ -408,3 +408,175 @@ async fn the_test_client_logs_in_with_given_permissions() {
     assert_eq!(ivy.get(&app, "/admin").await.status, 403);
     assert_eq!(TestClient::new().get(&app, "/public").await.text(), "read:false", "anonymous holds nothing");
 }
+
+// ---- equal rules share one type (issue 17, compile cost); the same tokens elsewhere do not ----
+
+/// Two permission types whose values are written alike: `Level::Gold`.
+mod levels {
+    use login_runtime::Permission;
+
+    pub mod a {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub enum Level {
+            Gold,
+        }
+        impl super::Permission for Level {}
+    }
+
+    pub mod b {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub enum Level {
+            Gold,
+        }
+        impl super::Permission for Level {}
+    }
+}
+
+mod gold_a {
+    use super::levels::a::Level;
+    use login_runtime::login_required;
+
+    #[login_required(permission = Level::Gold)]
+    pub async fn gold() -> &'static str {
+        "a"
+    }
+
+    #[login_required(permission = Level::Gold)]
+    pub async fn gold_too() -> &'static str {
+        "a too"
+    }
+}
+
+mod gold_b {
+    use super::levels::b::Level;
+    use login_runtime::login_required;
+
+    #[login_required(permission = Level::Gold)]
+    pub async fn gold() -> &'static str {
+        "b"
+    }
+}
+
+/// A handler in a function body, where `Level` is the body's own import: one module, the same
+/// tokens as in `gold_in_body_b`, another permission.
+fn gold_in_body_a() -> (actix_web::Route, std::any::TypeId) {
+    use levels::a::Level;
+    #[login_required(permission = Level::Gold)]
+    async fn gold() -> &'static str {
+        "body a"
+    }
+    (web::get().to(gold), args_of(gold))
+}
+
+fn gold_in_body_b() -> (actix_web::Route, std::any::TypeId) {
+    use levels::b::Level;
+    #[login_required(permission = Level::Gold)]
+    async fn gold() -> &'static str {
+        "body b"
+    }
+    (web::get().to(gold), args_of(gold))
+}
+
+/// The type of a handler's arguments: what actix instantiates its extraction for.
+fn args_of<F: actix_web::Handler<A>, A: 'static>(_: F) -> std::any::TypeId {
+    std::any::TypeId::of::<A>()
+}
+
+#[actix_web::test]
+async fn equal_rules_of_a_module_share_one_extractor_type_and_no_other_rule_does() {
+    assert_eq!(args_of(gold_a::gold), args_of(gold_a::gold_too), "one module, one rule: one type");
+    assert_ne!(args_of(gold_a::gold), args_of(gold_b::gold), "the same tokens in another module");
+    assert_ne!(gold_in_body_a().1, gold_in_body_b().1, "the same tokens in two function bodies of one module");
+    assert_ne!(gold_in_body_a().1, args_of(gold_a::gold));
+}
+
+#[actix_web::test]
+async fn the_same_tokens_in_other_scopes_check_their_own_permission() {
+    let manager = LoginManager::new(load_user);
+    let app = TestApp::service(
+        test::init_service(
+            App::new()
+                .app_data(manager.clone())
+                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
+                .wrap(manager.middleware())
+                .route("/gold-a", web::get().to(gold_a::gold))
+                .route("/gold-a-too", web::get().to(gold_a::gold_too))
+                .route("/gold-b", web::get().to(gold_b::gold))
+                .route("/body-a", gold_in_body_a().0)
+                .route("/body-b", gold_in_body_b().0),
+        )
+        .await,
+    );
+    let a = TestClient::new();
+    a.login_with_permissions(&u(IVY), [levels::a::Level::Gold]);
+    a.grant(Vec::<levels::b::Level>::new());
+    let b = TestClient::new();
+    b.login_with_permissions(&u(IVY), [levels::b::Level::Gold]);
+    b.grant(Vec::<levels::a::Level>::new());
+    for (path, holder, body) in [
+        ("/gold-a", &a, "a"),
+        ("/gold-a-too", &a, "a too"),
+        ("/gold-b", &b, "b"),
+        ("/body-a", &a, "body a"),
+        ("/body-b", &b, "body b"),
+    ] {
+        let res = holder.get(&app, path).await;
+        assert_eq!((res.status.as_u16(), res.text()), (200, body.to_owned()), "{path}");
+        let other = if std::ptr::eq(holder, &a) { &b } else { &a };
+        assert_eq!(other.get(&app, path).await.status, 403, "{path}: the other `Level::Gold`");
+    }
+}
+
+/// What the macros never produce: a guard whose rule id has no entry in the link-time table,
+/// and one whose id two different rules claim.
+mod forged {
+    use login_runtime::__private::{Grants, LoginRequired, RuleEntry, SharedRule, Unresolved, linkme};
+
+    use super::Perm;
+
+    fn read(grants: &Grants<'_>) -> Result<bool, Unresolved> {
+        grants.has(&Perm::Read)
+    }
+
+    fn edit(grants: &Grants<'_>) -> Result<bool, Unresolved> {
+        grants.has(&Perm::Edit)
+    }
+
+    #[linkme::distributed_slice(login_runtime::__private::LOGIN_PERMISSION_RULES)]
+    #[linkme(crate = login_runtime::__private::linkme)]
+    static READ: RuleEntry = RuleEntry::new(0xbad, read);
+
+    #[linkme::distributed_slice(login_runtime::__private::LOGIN_PERMISSION_RULES)]
+    #[linkme(crate = login_runtime::__private::linkme)]
+    static EDIT: RuleEntry = RuleEntry::new(0xbad, edit);
+
+    pub async fn contradictory(_: LoginRequired<(), SharedRule<0xbad>>) -> &'static str {
+        "passed"
+    }
+
+    pub async fn missing(_: LoginRequired<(), SharedRule<0x0dd>>) -> &'static str {
+        "passed"
+    }
+}
+
+#[actix_web::test]
+async fn a_rule_id_without_its_rule_or_with_two_rules_is_a_500_never_a_pass() {
+    let manager = LoginManager::new(load_user).login_view("/login");
+    let app = TestApp::service(
+        test::init_service(
+            App::new()
+                .app_data(manager.clone())
+                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
+                .wrap(manager.middleware())
+                .route("/contradictory", web::get().to(forged::contradictory))
+                .route("/missing", web::get().to(forged::missing)),
+        )
+        .await,
+    );
+    for path in ["/contradictory", "/missing"] {
+        let res = client_of(ADA).get(&app, path).await;
+        assert_eq!(res.status, 500, "{path}: ada holds both permissions, yet no rule can be trusted");
+        assert_eq!(res.text(), "Internal Server Error", "{path}");
+        assert_eq!(TestClient::new().get(&app, path).await.status, 302, "{path}: anonymous visitors log in first");
+    }
+}

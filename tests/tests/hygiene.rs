@@ -3,6 +3,8 @@
 //! `test_lints.rs`, the proc-macro-workshop's redefined prelude).
 
 #![deny(warnings, unused_qualifications)]
+// The permission rules' link-time table (linkme) must not need `unsafe` from the user.
+#![forbid(unsafe_code)]
 #![allow(non_camel_case_types, dead_code, clippy::all)]
 
 mod shadowed {
