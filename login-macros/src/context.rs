@@ -11,7 +11,7 @@
 //! does not parse) is [`Enclosing::Module`], which changes nothing.
 //!
 //! The same reading tells the guards whether an attribute stands on a function written
-//! directly in a module ([`module_level_file`]), where equal paths name the same items for
+//! directly in a module ([`module_level_site`]), where equal paths name the same items for
 //! every function of the module, so that equal permission rules may share one type. There any
 //! doubt is "no".
 
@@ -73,32 +73,73 @@ pub(crate) fn of_call_site() -> Enclosing {
     innermost(&scopes.regions, position(&span))
 }
 
-/// The file of the attribute this macro is expanding, if the attribute stands on a function
-/// written directly in a module of that file (not in a function body, a block, an `impl`, a
-/// `trait` or a macro's input); `None` when unsure, and outside a macro (unit tests).
-pub(crate) fn module_level_file() -> Option<PathBuf> {
+/// Where a guard's attribute stands, when it is on a function written directly in a module of
+/// a file on disk (not in a function body, a block, an `impl`, a `trait` or a macro's input).
+pub(crate) struct ModuleSite {
+    pub(crate) file: PathBuf,
+    /// The inline modules around the function in its file (`a::b`; empty at the file's top).
+    module: String,
+    position: Position,
+}
+
+/// The site of the attribute this macro is expanding; `None` when unsure, and outside a macro
+/// (unit tests).
+pub(crate) fn module_level_site() -> Option<ModuleSite> {
     if !proc_macro::is_available() {
         return None;
     }
     let span = proc_macro::Span::call_site();
-    let path = span.local_file()?;
-    at_module_level(&scopes_of(&path), position(&span)).then_some(path)
+    let file = span.local_file()?;
+    let position = position(&span);
+    let scopes = scopes_of(&file);
+    let module = scopes.module_fns.iter().find(|f| f.start <= position && position < f.end)?.module.clone();
+    Some(ModuleSite { file, module, position })
+}
+
+impl ModuleSite {
+    #[cfg(test)]
+    pub(crate) fn new(file: &str, module: &str, position: Position) -> Self {
+        ModuleSite { file: file.into(), module: module.into(), position }
+    }
+
+    /// Whether the item for `key` (one per module of this compilation, such as a shared rule's
+    /// entry in the link-time table) must be emitted here: yes the first time `key` is seen in
+    /// this module of this file, and whenever this very position comes again (the file is a
+    /// second module through `#[path]`, or another macro repeated the function), so that every
+    /// module that uses `key` holds at least one. rustc runs a crate's macros in one process,
+    /// on one thread: the memory is per compilation.
+    pub(crate) fn claim(&self, key: u128) -> bool {
+        thread_local! {
+            static CLAIMED: RefCell<HashMap<(u128, PathBuf, String), Vec<Position>>> = RefCell::default();
+        }
+        CLAIMED.with(|claimed| {
+            let mut claimed = claimed.borrow_mut();
+            let seen = claimed.entry((key, self.file.clone(), self.module.clone())).or_default();
+            let emit = seen.is_empty() || seen.contains(&self.position);
+            seen.push(self.position);
+            emit
+        })
+    }
 }
 
 fn position(span: &proc_macro::Span) -> Position {
     (span.line(), span.column().saturating_sub(1))
 }
 
-fn at_module_level(scopes: &Scopes, position: Position) -> bool {
-    scopes.module_fns.iter().any(|&(start, end)| start <= position && position < end)
-}
-
 /// What a file holds: its blocks, and the functions written directly in a module (file or
-/// inline `mod`), each from its first token to its body's opening brace.
+/// inline `mod`).
 #[derive(Default)]
 struct Scopes {
     regions: Vec<Region>,
-    module_fns: Vec<(Position, Position)>,
+    module_fns: Vec<ModuleFn>,
+}
+
+/// A function of a module: from its first attribute to its body's opening brace, and the
+/// inline modules around it.
+struct ModuleFn {
+    start: Position,
+    end: Position,
+    module: String,
 }
 
 /// A file's scopes, and the modification time they were read at.
@@ -148,7 +189,7 @@ fn scopes_in(source: &str) -> Scopes {
     let mut scopes = Scopes::default();
     if let Ok(file) = &file {
         items(&file.items, &mut scopes.regions);
-        module_fns(&file.items, &mut scopes.module_fns);
+        module_fns(&file.items, "", &mut scopes.module_fns);
     }
     drop(file);
     proc_macro2::fallback::unforce();
@@ -156,16 +197,19 @@ fn scopes_in(source: &str) -> Scopes {
 }
 
 /// The functions of a module and of its inline modules, not those of blocks.
-fn module_fns(items: &[Item], out: &mut Vec<(Position, Position)>) {
+fn module_fns(items: &[Item], module: &str, out: &mut Vec<ModuleFn>) {
     for item in items {
         match item {
             // Only a function with an attribute can be where an attribute macro stands.
             Item::Fn(f) if !f.attrs.is_empty() => {
                 let start = f.attrs[0].pound_token.span.start();
                 let end = f.block.brace_token.span.open().start();
-                out.push(((start.line, start.column), (end.line, end.column)));
+                let (start, end) = ((start.line, start.column), (end.line, end.column));
+                out.push(ModuleFn { start, end, module: module.to_owned() });
             }
-            Item::Mod(syn::ItemMod { content: Some((_, inner)), .. }) => module_fns(inner, out),
+            Item::Mod(syn::ItemMod { ident, content: Some((_, inner)), .. }) => {
+                module_fns(inner, &format!("{module}::{ident}"), out);
+            }
             _ => {}
         }
     }

@@ -108,8 +108,8 @@ fn run(
         return (input, errors.finish().err());
     }
     // Read only for a permission rule: whether equal rules of the module may share a type.
-    let module_file = options.permission.as_ref().and_then(|_| crate::context::module_level_file());
-    let mut output = rewrite(guard, &options, &mut item, &params, module_file.as_deref());
+    let site = options.permission.as_ref().and_then(|_| crate::context::module_level_site());
+    let mut output = rewrite(guard, &options, &mut item, &params, site.as_ref());
     item.to_tokens(&mut output);
     (output, errors.finish().err())
 }
@@ -241,12 +241,12 @@ fn rewrite(
     options: &Options,
     item: &mut ItemFn,
     params: &[Param],
-    module_file: Option<&std::path::Path>,
+    site: Option<&crate::context::ModuleSite>,
 ) -> TokenStream {
     let krate = attr::runtime_path(options.krate.as_ref());
     let (check, definition) = match &options.permission {
         Some(rule) => {
-            let (ty, definition) = crate::permission::rule_type(rule, &krate, &item.sig.ident, &item.vis, module_file);
+            let (ty, definition) = crate::permission::rule_type(rule, &krate, &item.sig.ident, &item.vis, site);
             (quote!(, #ty), definition)
         }
         None => (TokenStream::new(), TokenStream::new()),

@@ -14,6 +14,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, ItemFn, Pat, ReturnType, Type, Visibility};
 
 use crate::attr::{self, Errors};
+use crate::context::ModuleSite;
 
 /// A permission rule.
 pub(crate) enum Rule {
@@ -97,18 +98,19 @@ impl Rule {
 /// The rule's type for the guard of handler `handler`, and the items to put next to the
 /// handler (visible from its signature, above or below a route macro).
 ///
-/// With `module_file` (the handler stands directly in a module of that file) and a rule whose
-/// tokens mean the same wherever they stand in the module, the type is
+/// With a `site` (the handler stands directly in a module of a file) and a rule whose tokens
+/// mean the same wherever they stand in the module, the type is
 /// `SharedRule<{ rule_id(module_path!(), salt) }>`: one type, so one instantiation of the
-/// guard's extraction, for every equal rule of the module; the items add the rule's function
-/// to the link-time table under that id (see the runtime's `rules.rs`). Otherwise the type is a
-/// unit struct of the handler's own.
+/// guard's extraction, for every equal rule of the module; the first handler of the module
+/// with the rule also adds the rule's function to the link-time table under that id (see the
+/// runtime's `rules.rs`; an entry per handler cost 3 ms of build each). Otherwise the type is
+/// a unit struct of the handler's own.
 pub(crate) fn rule_type(
     rule: &Rule,
     krate: &TokenStream,
     handler: &syn::Ident,
     vis: &Visibility,
-    module_file: Option<&std::path::Path>,
+    site: Option<&ModuleSite>,
 ) -> (TokenStream, TokenStream) {
     let grants = syn::Ident::new("__login_grants", Span::mixed_site());
     let body = match rule {
@@ -124,10 +126,12 @@ pub(crate) fn rule_type(
             #grants: &#krate::__private::Grants<'_>,
         ) -> ::core::result::Result<::core::primitive::bool, #krate::__private::Unresolved>
     };
-    if let Some(salt) = module_file.filter(|_| rule.is_shareable(handler)).map(|file| salt(file, &body)) {
+    if let Some(site) = site.filter(|_| rule.is_shareable(handler)) {
+        let salt = salt(&site.file, &body);
+        let claimed = site.claim(salt);
         let salt = Literal::u128_suffixed(salt);
         let id = quote!(#krate::__private::rule_id(::core::module_path!(), #salt));
-        let definition = quote! {
+        let definition = claimed.then(|| quote! {
             const _: () = {
                 #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
                 #[linkme(crate = #krate::__private::linkme)]
@@ -135,8 +139,8 @@ pub(crate) fn rule_type(
                     #krate::__private::RuleEntry::new(#id, __login_rule);
                 #signature { #body }
             };
-        };
-        return (quote!(#krate::__private::SharedRule<{ #id }>), definition);
+        });
+        return (quote!(#krate::__private::SharedRule<{ #id }>), definition.unwrap_or_default());
     }
     let name = format_ident!("__login_permission_{}", handler.unraw());
     let definition = quote! {
@@ -470,64 +474,69 @@ mod tests {
         assert!(out.contains("type Args = < (Data < Db > ,) as :: login_runtime :: __private :: Checked"), "{out}");
     }
 
-    fn rule_type_of(rule: TokenStream, handler: &str, file: Option<&str>) -> (String, String) {
+    /// The type and items for `rule` on handler `handler` at `site` (file, inline module, line).
+    fn rule_type_at(rule: TokenStream, handler: &str, site: Option<(&str, &str, usize)>) -> (String, String) {
         let rule = parse_rule(rule).unwrap_or_else(|e| panic!("{e:?}"));
         let handler = syn::Ident::new(handler, Span::call_site());
-        let (ty, definition) =
-            rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, file.map(std::path::Path::new));
+        let site = site.map(|(file, module, line)| ModuleSite::new(file, module, (line, 0)));
+        let (ty, definition) = rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, site.as_ref());
         (ty.to_string(), definition.to_string())
     }
 
     #[test]
-    fn equal_rules_of_a_module_share_a_type() {
-        let (ty, definition) = rule_type_of(quote!(Perm::Edit), "h_1", Some("src/pages.rs"));
+    fn equal_rules_of_a_module_share_a_type_and_one_entry() {
+        let pages = |line| Some(("src/pages.rs", "", line));
+        let (ty, definition) = rule_type_at(quote!(Perm::Edit), "h_1", pages(1));
         assert!(
             ty.starts_with(
                 ":: lr :: __private :: SharedRule < { :: lr :: __private :: rule_id (:: core :: module_path ! () , "
             ),
             "{ty}"
         );
-        assert!(
-            definition.contains("distributed_slice (:: lr :: __private :: LOGIN_PERMISSION_RULES)"),
-            "{definition}"
-        );
+        assert!(definition.contains("distributed_slice (:: lr :: __private :: LOGIN_PERMISSION_RULES)"), "{definition}");
         assert!(
             definition.contains("RuleEntry :: new (:: lr :: __private :: rule_id (:: core :: module_path ! () , "),
             "{definition}"
         );
-        // Another handler of the file, the same rule: the same type.
-        assert_eq!(rule_type_of(quote!(Perm::Edit), "h_2", Some("src/pages.rs")).0, ty);
+        // Another handler of the module, the same rule: the same type, and the entry is there.
+        assert_eq!(rule_type_at(quote!(Perm::Edit), "h_2", pages(9)), (ty.clone(), String::new()));
+        // The same position again (a second module from the same file): the entry again.
+        assert_eq!(rule_type_at(quote!(Perm::Edit), "h_1", pages(1)), (ty.clone(), definition.clone()));
+        // An inline module of the file: its own entry.
+        assert_eq!(rule_type_at(quote!(Perm::Edit), "h_3", Some(("src/pages.rs", "::admin", 20))).1, definition);
         // Another rule, or another file: another id.
-        assert_ne!(rule_type_of(quote!(Perm::Read), "h_2", Some("src/pages.rs")).0, ty);
-        assert_ne!(rule_type_of(quote!(Perm::Edit), "h_2", Some("src/admin.rs")).0, ty);
+        let (read, read_entry) = rule_type_at(quote!(Perm::Read), "h_2", pages(9));
+        assert_ne!(read, ty);
+        assert!(read_entry.contains("distributed_slice"), "{read_entry}");
+        assert_ne!(rule_type_at(quote!(Perm::Edit), "h_2", Some(("src/admin.rs", "", 9))).0, ty);
         // Combinators are part of the rule.
-        let all = rule_type_of(quote!(all(Perm::Edit, Perm::Read)), "h", Some("src/pages.rs")).0;
-        assert_ne!(all, rule_type_of(quote!(any(Perm::Edit, Perm::Read)), "h", Some("src/pages.rs")).0);
+        let all = rule_type_at(quote!(all(Perm::Edit, Perm::Read)), "h", pages(30)).0;
+        assert_ne!(all, rule_type_at(quote!(any(Perm::Edit, Perm::Read)), "h", pages(31)).0);
     }
 
     #[test]
     fn a_rule_that_may_mean_something_else_elsewhere_keeps_a_type_of_its_own() {
-        let own = |rule: TokenStream, file: Option<&str>| {
-            let (ty, definition) = rule_type_of(rule, "h_1", file);
+        let own = |rule: TokenStream, in_module: bool| {
+            let (ty, definition) = rule_type_at(rule, "h_1", in_module.then_some(("src/pages.rs", "", 1)));
             assert_eq!(ty, "__login_permission_h_1");
             assert!(!definition.contains("distributed_slice"), "{definition}");
         };
         // Not directly in a module (a function body, an impl, a macro's input), or not known.
-        own(quote!(Perm::Edit), None);
-        own(quote!(perm!(edit)), Some("src/pages.rs"));
-        own(quote!(any(Perm::Read, self::Perm::Edit)), Some("src/pages.rs"));
-        own(quote!(super::Perm::Edit), Some("src/pages.rs"));
-        own(quote!(Self::EDIT), Some("src/pages.rs"));
-        own(quote!(not(h_1::EDIT)), Some("src/pages.rs"));
+        own(quote!(Perm::Edit), false);
+        own(quote!(perm!(edit)), true);
+        own(quote!(any(Perm::Read, self::Perm::Edit)), true);
+        own(quote!(super::Perm::Edit), true);
+        own(quote!(Self::EDIT), true);
+        own(quote!(not(h_1::EDIT)), true);
         let thirteen = (0..13_u32).map(|i| format_ident!("P{}", i));
-        own(quote!(any(#(Perm::#thirteen),*)), Some("src/pages.rs"));
+        own(quote!(any(#(Perm::#thirteen),*)), true);
         let twelve = (0..12_u32).map(|i| format_ident!("P{}", i));
-        assert!(rule_type_of(quote!(any(#(Perm::#twelve),*)), "h_1", Some("src/pages.rs")).0.contains("SharedRule"));
+        assert!(rule_type_at(quote!(any(#(Perm::#twelve),*)), "h_1", Some(("src/pages.rs", "", 1))).0.contains("SharedRule"));
     }
 
     /// What `permission = Perm::Edit` adds to the compile benchmark's guarded handler
-    /// (BENCHMARKS.md, "Compile cost"): the rule's function and its entry in the table, and
-    /// its type in the guard.
+    /// (BENCHMARKS.md, "Compile cost"): its type in the guard, and for the module's first
+    /// handler with the rule, the rule's function and its entry in the table.
     #[test]
     fn expansion_size_of_a_permission() {
         fn count(tokens: TokenStream) -> usize {
@@ -542,8 +551,8 @@ mod tests {
         let rule = parse_rule(quote!(Perm::Edit)).unwrap();
         let handler = syn::Ident::new("h_1", Span::call_site());
         let krate = quote!(::login_runtime);
-        let file = std::path::Path::new("/tmp/permission/lib.rs");
-        let (ty, definition) = rule_type(&rule, &krate, &handler, &Visibility::Inherited, Some(file));
+        let site = ModuleSite::new("/tmp/permission/lib.rs", "", (40, 0));
+        let (ty, definition) = rule_type(&rule, &krate, &handler, &Visibility::Inherited, Some(&site));
         eprintln!("{ty}\n{definition}");
         // If the expansion changes, update "Compile cost" in BENCHMARKS.md.
         assert_eq!(

@@ -122,7 +122,9 @@ impl<'a> Grants<'a> {
     pub(crate) fn probe(probe: &'a RefCell<Probe>) -> Self {
         Grants(Source::Probe(probe))
     }
+}
 
+impl Grants<'_> {
     /// Whether the user holds `permission`: from this request's known sets, else the loader
     /// of its type (`Err` until it has run), else the user's own fields.
     pub fn has<P: Permission>(&self, permission: &P) -> Result<bool, Unresolved> {

@@ -527,6 +527,35 @@ async fn the_same_tokens_in_other_scopes_check_their_own_permission() {
     }
 }
 
+#[path = "authz_twice/handlers.rs"]
+mod twice_a;
+#[path = "authz_twice/handlers.rs"]
+mod twice_b;
+
+#[actix_web::test]
+async fn one_file_in_two_modules_has_each_module_s_rule() {
+    assert_eq!(args_of(twice_a::first), args_of(twice_a::second));
+    assert_ne!(args_of(twice_a::first), args_of(twice_b::first), "two modules, two ids");
+    let manager = LoginManager::new(load_user);
+    let app = TestApp::service(
+        test::init_service(
+            App::new()
+                .app_data(manager.clone())
+                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
+                .wrap(manager.middleware())
+                .route("/a/first", web::get().to(twice_a::first))
+                .route("/a/second", web::get().to(twice_a::second))
+                .route("/b/first", web::get().to(twice_b::first))
+                .route("/b/second", web::get().to(twice_b::second)),
+        )
+        .await,
+    );
+    for path in ["/a/first", "/a/second", "/b/first", "/b/second"] {
+        assert_eq!(client_of(ADA).get(&app, path).await.status, 200, "{path}");
+        assert_eq!(client_of(BOB).get(&app, path).await.status, 403, "{path}");
+    }
+}
+
 /// What the macros never produce: a guard whose rule id has no entry in the link-time table,
 /// and one whose id two different rules claim.
 mod forged {
