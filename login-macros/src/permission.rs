@@ -131,14 +131,16 @@ pub(crate) fn rule_type(
         let claimed = site.claim(salt);
         let salt = Literal::u128_suffixed(salt);
         let id = quote!(#krate::__private::rule_id(::core::module_path!(), #salt));
-        let definition = claimed.then(|| quote! {
-            const _: () = {
-                #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
-                #[linkme(crate = #krate::__private::linkme)]
-                static __LOGIN_RULE: #krate::__private::RuleEntry =
-                    #krate::__private::RuleEntry::new(#id, __login_rule);
-                #signature { #body }
-            };
+        let definition = claimed.then(|| {
+            quote! {
+                const _: () = {
+                    #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
+                    #[linkme(crate = #krate::__private::linkme)]
+                    static __LOGIN_RULE: #krate::__private::RuleEntry =
+                        #krate::__private::RuleEntry::new(#id, __login_rule);
+                    #signature { #body }
+                };
+            }
         });
         return (quote!(#krate::__private::SharedRule<{ #id }>), definition.unwrap_or_default());
     }
@@ -493,7 +495,10 @@ mod tests {
             ),
             "{ty}"
         );
-        assert!(definition.contains("distributed_slice (:: lr :: __private :: LOGIN_PERMISSION_RULES)"), "{definition}");
+        assert!(
+            definition.contains("distributed_slice (:: lr :: __private :: LOGIN_PERMISSION_RULES)"),
+            "{definition}"
+        );
         assert!(
             definition.contains("RuleEntry :: new (:: lr :: __private :: rule_id (:: core :: module_path ! () , "),
             "{definition}"
@@ -531,7 +536,11 @@ mod tests {
         let thirteen = (0..13_u32).map(|i| format_ident!("P{}", i));
         own(quote!(any(#(Perm::#thirteen),*)), true);
         let twelve = (0..12_u32).map(|i| format_ident!("P{}", i));
-        assert!(rule_type_at(quote!(any(#(Perm::#twelve),*)), "h_1", Some(("src/pages.rs", "", 1))).0.contains("SharedRule"));
+        assert!(
+            rule_type_at(quote!(any(#(Perm::#twelve),*)), "h_1", Some(("src/pages.rs", "", 1)))
+                .0
+                .contains("SharedRule")
+        );
     }
 
     /// What `permission = Perm::Edit` adds to the compile benchmark's guarded handler

@@ -527,8 +527,11 @@ async fn the_same_tokens_in_other_scopes_check_their_own_permission() {
     }
 }
 
+// Twice on purpose: the case under test.
+#[allow(clippy::duplicate_mod)]
 #[path = "authz_twice/handlers.rs"]
 mod twice_a;
+#[allow(clippy::duplicate_mod)]
 #[path = "authz_twice/handlers.rs"]
 mod twice_b;
 
