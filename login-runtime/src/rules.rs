@@ -6,16 +6,18 @@
 //! same crate without guards. So where the macro can prove that equal tokens mean the same
 //! rule (a handler directly in a module, a rule without macros, `$crate`, `self`, `super` or
 //! `Self`), the guard names the rule only by an id, [`SharedRule<ID>`](SharedRule), computed
-//! in const context from `module_path!()`, the crate and file, and the rule's tokens; every
-//! such handler adds its rule's function to [`LOGIN_PERMISSION_RULES`] under that id. Equal
-//! rules in one module get one id, one type, one instantiation. Everywhere else the rule
-//! keeps a type of its own, next to its handler.
+//! in const context from `module_path!()`, the crate and file, and the rule's tokens; the
+//! first handler of the module with that rule adds the rule's function to
+//! [`LOGIN_PERMISSION_RULES`] under that id (and so does any handler whose source position is
+//! expanded again: a file included as two modules). Equal rules in one module get one id, one
+//! type, one instantiation. Everywhere else the rule keeps a type of its own, next to its
+//! handler.
 //!
 //! Entries of one id are the same rule by construction. The table checks it anyway when it is
-//! built: each entry's decision tree (every permission it asks for, with its type and value,
-//! and its verdict for every combination of answers) is fingerprinted, and an id whose
-//! entries disagree, like an id with no entry, refuses its requests with a logged 500,
-//! never a pass.
+//! built, at the first request that needs it: each entry's decision tree (every permission it
+//! asks for, with its type and value, and its verdict for every combination of answers) is
+//! fingerprinted, and an id whose entries disagree, like an id with no entry, refuses its
+//! requests with a logged 500, never a pass.
 
 use std::any::TypeId;
 use std::cell::RefCell;
@@ -51,7 +53,7 @@ impl RuleEntry {
     }
 }
 
-/// Every shared rule of the program, one entry per guarded handler.
+/// Every shared rule of the program: an entry per module and rule, at least.
 #[doc(hidden)]
 #[linkme::distributed_slice]
 pub static LOGIN_PERMISSION_RULES: [RuleEntry];
