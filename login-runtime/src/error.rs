@@ -50,8 +50,8 @@ pub enum LoginError {
         /// The user type.
         user: &'static str,
     },
-    /// A guard's `permission = ..` rule could not be found in the program's table of rules
-    /// (a bug of this crate, or of the build: please report it).
+    /// A guard's `permission = ..` rule is missing from the program's table of rules, or two
+    /// different rules claim its id (a bug of this crate, or of the build: please report it).
     PermissionRule(&'static str),
 }
 
