@@ -122,6 +122,18 @@ impl ModuleSite {
     }
 }
 
+/// `file:line:column` of the attribute this macro is expanding; `""` outside a macro (unit
+/// tests) or without a file.
+pub(crate) fn call_site_position() -> String {
+    if !proc_macro::is_available() {
+        return String::new();
+    }
+    let span = proc_macro::Span::call_site();
+    let (line, column) = position(&span);
+    let file = span.local_file().map(|file| file.display().to_string()).unwrap_or_default();
+    format!("{file}:{line}:{column}")
+}
+
 fn position(span: &proc_macro::Span) -> Position {
     (span.line(), span.column().saturating_sub(1))
 }

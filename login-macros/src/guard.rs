@@ -109,7 +109,9 @@ fn run(
     }
     // Read only for a permission rule: whether equal rules of the module may share a type.
     let site = options.permission.as_ref().and_then(|_| crate::context::module_level_site());
-    let mut output = rewrite(guard, &options, &mut item, &params, site.as_ref());
+    // An inherent `impl` cannot hold the rule's items: they go in the handler's body.
+    let in_impl = matches!(enclosing, Enclosing::Impl { .. }).then(crate::context::call_site_position);
+    let mut output = rewrite(guard, &options, &mut item, &params, site.as_ref(), in_impl.as_deref());
     item.to_tokens(&mut output);
     (output, errors.finish().err())
 }
@@ -242,14 +244,16 @@ fn rewrite(
     item: &mut ItemFn,
     params: &[Param],
     site: Option<&crate::context::ModuleSite>,
+    in_impl: Option<&str>,
 ) -> TokenStream {
     let krate = attr::runtime_path(options.krate.as_ref());
-    let (check, definition) = match &options.permission {
+    let (check, definition, rule_items) = match &options.permission {
         Some(rule) => {
-            let (ty, definition) = crate::permission::rule_type(rule, &krate, &item.sig.ident, &item.vis, site);
-            (quote!(, #ty), definition)
+            let (ty, definition, in_body) =
+                crate::permission::rule_type(rule, &krate, &item.sig.ident, &item.vis, site, in_impl);
+            (quote!(, #ty), definition, in_body)
         }
-        None => (TokenStream::new(), TokenStream::new()),
+        None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
     };
     // Invisible to the body (mixed-site hygiene), so it cannot collide with the user's names.
     let guard_var = syn::Ident::new("__login_guard", Span::mixed_site());
@@ -267,6 +271,7 @@ fn rewrite(
     };
     item.sig.inputs = syn::parse_quote!(#guard_var: #guard_ty);
     let prologue: syn::Block = syn::parse_quote!({
+        #rule_items
         #body_checks
         let (#(#pats,)*) = #guard_var.into_inner();
     });

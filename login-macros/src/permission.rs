@@ -105,13 +105,18 @@ impl Rule {
 /// with the rule also adds the rule's function to the link-time table under that id (see the
 /// runtime's `rules.rs`; an entry per handler cost 3 ms of build each). Otherwise the type is
 /// a unit struct of the handler's own.
+///
+/// In an `impl` block (`in_impl`: the attribute's position in the source, when known), which
+/// cannot hold a struct or a `const _`, the rule's function and table entry go in the
+/// handler's body (the third output), under an id of its own position.
 pub(crate) fn rule_type(
     rule: &Rule,
     krate: &TokenStream,
     handler: &syn::Ident,
     vis: &Visibility,
     site: Option<&ModuleSite>,
-) -> (TokenStream, TokenStream) {
+    in_impl: Option<&str>,
+) -> (TokenStream, TokenStream, TokenStream) {
     let grants = syn::Ident::new("__login_grants", Span::mixed_site());
     let body = match rule {
         // One permission: its answer as it is (`Ok(x?)` would be clippy's needless `?`).
@@ -126,23 +131,27 @@ pub(crate) fn rule_type(
             #grants: &#krate::__private::Grants<'_>,
         ) -> ::core::result::Result<::core::primitive::bool, #krate::__private::Unresolved>
     };
-    if let Some(site) = site.filter(|_| rule.is_shareable(handler)) {
-        let salt = salt(&site.file, &body);
-        let claimed = site.claim(salt);
+    let entry = |salt: u128| {
         let salt = Literal::u128_suffixed(salt);
         let id = quote!(#krate::__private::rule_id(::core::module_path!(), #salt));
-        let definition = claimed.then(|| {
-            quote! {
-                const _: () = {
-                    #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
-                    #[linkme(crate = #krate::__private::linkme)]
-                    static __LOGIN_RULE: #krate::__private::RuleEntry =
-                        #krate::__private::RuleEntry::new(#id, __login_rule);
-                    #signature { #body }
-                };
-            }
-        });
-        return (quote!(#krate::__private::SharedRule<{ #id }>), definition.unwrap_or_default());
+        let items = quote! {
+            #[#krate::__private::linkme::distributed_slice(#krate::__private::LOGIN_PERMISSION_RULES)]
+            #[linkme(crate = #krate::__private::linkme)]
+            static __LOGIN_RULE: #krate::__private::RuleEntry =
+                #krate::__private::RuleEntry::new(#id, __login_rule);
+            #signature { #body }
+        };
+        (quote!(#krate::__private::SharedRule<{ #id }>), items)
+    };
+    if let Some(position) = in_impl {
+        let (ty, items) = entry(salt(&[position, &handler.to_string(), &body.to_string()]));
+        return (ty, TokenStream::new(), items);
+    }
+    if let Some(site) = site.filter(|_| rule.is_shareable(handler)) {
+        let salt = salt(&[&site.file.display().to_string(), &body.to_string()]);
+        let (ty, items) = entry(salt);
+        let definition = if site.claim(salt) { quote!(const _: () = { #items };) } else { TokenStream::new() };
+        return (ty, definition, TokenStream::new());
     }
     let name = format_ident!("__login_permission_{}", handler.unraw());
     let definition = quote! {
@@ -159,7 +168,7 @@ pub(crate) fn rule_type(
             }
         }
     };
-    (name.into_token_stream(), definition)
+    (name.into_token_stream(), definition, TokenStream::new())
 }
 
 /// The most permissions a shared rule may name: the runtime fingerprints a rule by running it
@@ -202,19 +211,13 @@ impl Rule {
 }
 
 /// The salt of a shared rule's id: the crate being compiled (package directory, crate and
-/// binary name: a package's library and binary share a crate name), the file, and the rule's
-/// function as generated. 128-bit FNV-1a, as the runtime's `rule_id`.
-fn salt(file: &std::path::Path, body: &TokenStream) -> u128 {
+/// binary name: a package's library and binary share a crate name), then `parts` (the file,
+/// the rule's function as generated...). 128-bit FNV-1a, as the runtime's `rule_id`.
+fn salt(parts: &[&str]) -> u128 {
     let var = |name| std::env::var(name).unwrap_or_default();
-    let parts = [
-        var("CARGO_MANIFEST_DIR"),
-        var("CARGO_CRATE_NAME"),
-        var("CARGO_BIN_NAME"),
-        file.display().to_string(),
-        body.to_string(),
-    ];
+    let krate = [var("CARGO_MANIFEST_DIR"), var("CARGO_CRATE_NAME"), var("CARGO_BIN_NAME")];
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    for part in &parts {
+    for part in krate.iter().map(String::as_str).chain(parts.iter().copied()) {
         // Each part ends with a 0xff byte, which no UTF-8 text holds.
         for &byte in part.as_bytes().iter().chain(&[0xff]) {
             hash ^= u128::from(byte);
@@ -481,7 +484,8 @@ mod tests {
         let rule = parse_rule(rule).unwrap_or_else(|e| panic!("{e:?}"));
         let handler = syn::Ident::new(handler, Span::call_site());
         let site = site.map(|(file, module, line)| ModuleSite::new(file, module, (line, 0)));
-        let (ty, definition) = rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, site.as_ref());
+        let (ty, definition, _) =
+            rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, site.as_ref(), None);
         (ty.to_string(), definition.to_string())
     }
 
@@ -517,6 +521,19 @@ mod tests {
         // Combinators are part of the rule.
         let all = rule_type_at(quote!(all(Perm::Edit, Perm::Read)), "h", pages(30)).0;
         assert_ne!(all, rule_type_at(quote!(any(Perm::Edit, Perm::Read)), "h", pages(31)).0);
+    }
+
+    #[test]
+    fn in_an_impl_the_rule_goes_in_the_handler_s_body() {
+        let rule = parse_rule(quote!(Perm::Edit)).unwrap();
+        let handler = syn::Ident::new("edit", Span::call_site());
+        let at = |position| rule_type(&rule, &quote!(::lr), &handler, &Visibility::Inherited, None, Some(position));
+        let (ty, before, in_body) = at("src/pages.rs:12:4");
+        assert!(ty.to_string().contains("SharedRule"), "{ty}");
+        assert!(before.is_empty(), "{before}");
+        assert!(in_body.to_string().contains("distributed_slice"), "{in_body}");
+        assert!(in_body.to_string().starts_with("# [:: lr :: __private :: linkme"), "items, not a `const _`");
+        assert_ne!(at("src/pages.rs:20:4").0.to_string(), ty.to_string(), "an id per position");
     }
 
     #[test]
@@ -561,7 +578,7 @@ mod tests {
         let handler = syn::Ident::new("h_1", Span::call_site());
         let krate = quote!(::login_runtime);
         let site = ModuleSite::new("/tmp/permission/lib.rs", "", (40, 0));
-        let (ty, definition) = rule_type(&rule, &krate, &handler, &Visibility::Inherited, Some(&site));
+        let (ty, definition, _) = rule_type(&rule, &krate, &handler, &Visibility::Inherited, Some(&site), None);
         eprintln!("{ty}\n{definition}");
         // If the expansion changes, update "Compile cost" in BENCHMARKS.md.
         assert_eq!(

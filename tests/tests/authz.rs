@@ -612,3 +612,43 @@ async fn a_rule_id_without_its_rule_or_with_two_rules_is_a_500_never_a_pass() {
         assert_eq!(TestClient::new().get(&app, path).await.status, 302, "{path}: anonymous visitors log in first");
     }
 }
+
+/// Handlers as associated functions of an inherent `impl`, which cannot hold the rule's
+/// items: they go in the handler's body.
+struct Pages;
+
+impl Pages {
+    #[login_required(permission = Perm::Edit)]
+    async fn edit() -> &'static str {
+        "pages edit"
+    }
+
+    #[fresh_login_required(permission = any(Role::Admin, Perm::Publish))]
+    async fn admin() -> &'static str {
+        "pages admin"
+    }
+}
+
+#[actix_web::test]
+async fn a_permission_guard_on_an_associated_function() {
+    let env = Env::new();
+    let manager = env.manager();
+    let app = TestApp::service(
+        test::init_service(
+            App::new()
+                .app_data(manager.clone())
+                .app_data(env.loads.clone())
+                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
+                .wrap(manager.middleware())
+                .route("/pages/edit", web::get().to(Pages::edit))
+                .route("/pages/admin", web::get().to(Pages::admin)),
+        )
+        .await,
+    );
+    let res = client_of(ADA).get(&app, "/pages/edit").await;
+    assert_eq!((res.status.as_u16(), res.text()), (200, "pages edit".to_owned()));
+    assert_eq!(client_of(BOB).get(&app, "/pages/edit").await.status, 403);
+    let res = client_of(ADA).get(&app, "/pages/admin").await;
+    assert_eq!((res.status.as_u16(), res.text()), (200, "pages admin".to_owned()), "ada is an admin");
+    assert_eq!(client_of(BOB).get(&app, "/pages/admin").await.status, 403);
+}

@@ -93,6 +93,15 @@ mod shadowed {
         HttpResponse::Ok().finish()
     }
 
+    pub struct Pages;
+
+    impl Pages {
+        #[login_required(permission = Perm::Edit)]
+        pub async fn edit() -> HttpResponse {
+            HttpResponse::Ok().finish()
+        }
+    }
+
     #[request_loader]
     pub async fn load_from_request(_req: HttpRequest) -> ::core::option::Option<User> {
         ::core::option::Option::None
@@ -127,6 +136,7 @@ mod shadowed {
             .route("/fresh", web::post().to(fresh))
             .route("/permitted", web::get().to(permitted))
             .route("/fresh-permitted", web::get().to(fresh_permitted))
+            .route("/pages-edit", web::get().to(Pages::edit))
     }
 }
 
