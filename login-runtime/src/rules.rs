@@ -10,8 +10,9 @@
 //! first handler of the module with that rule adds the rule's function to
 //! [`LOGIN_PERMISSION_RULES`] under that id (and so does any handler whose source position is
 //! expanded again: a file included as two modules). Equal rules in one module get one id, one
-//! type, one instantiation. Everywhere else the rule keeps a type of its own, next to its
-//! handler.
+//! type, one instantiation. A handler in an inherent `impl` block, which can hold neither a
+//! struct nor a `const _`, gets an id of its own source position, with the entry in its body;
+//! everywhere else the rule keeps a type of its own, next to its handler.
 //!
 //! Entries of one id are the same rule by construction. The table checks it anyway when it is
 //! built, at the first request that needs it: each entry's decision tree (every permission it
