@@ -93,13 +93,29 @@ pub fn derive_auth_user(input: TokenStream) -> TokenStream {
 /// `#[user_loader]`s for the same user type are not an error. They are two values (one per
 /// app, or one for tests); only the one given to the manager ever runs.
 ///
-/// The extractors ask for a user type too (`CurrentUser<User>`, `Authenticated<User>`). The
-/// handler and the manager only meet at run time (actix shows a handler's extractor types to
-/// nobody before a request runs them), so an extractor for a type no loader produces
-/// (`Authenticated<Admin>` while the loader returns `User`) cannot be a compile error, nor a
-/// start-up one: every request that reaches it, logged in or not, answers 500, and the log
-/// names both types and the fix. (Under a guard, an anonymous request is refused before the
-/// handler's extractors run: there the first logged-in request shows it.)
+/// The extractors ask for a user type too (`CurrentUser<User>`, `Authenticated<User>`). One
+/// that no loader produces (`Authenticated<Admin>` while the loader returns `User`) cannot be
+/// a compile error: handlers and loader may live in different crates and meet only in the
+/// app. Under a guard ([`#[login_required]`](macro@login_required),
+/// [`#[fresh_login_required]`](macro@fresh_login_required)) it fails the app's start: each
+/// guard records the user types its handler's parameters extract, each loader macro the type
+/// it returns, and the login middleware, as actix builds the app (each worker's, or
+/// `actix_web::test::init_service`'s), logs an error naming the handler, its file and line,
+/// the type and the fix, and fails: `HttpServer::run` returns an error, `init_service`
+/// panics. These stay a 500 at the first request that reaches the extractor, logged in or
+/// not, with both types and the fix in the log:
+/// - an extractor in a handler without a guard;
+/// - a parameter the guard cannot record: in a generic handler or one in an `impl` block, a
+///   type with `impl Trait` or `Self`, an extractor inside a tuple or an `Option`;
+/// - a type that another loader of the program produces (a program with several managers, a
+///   test binary: the check cannot see which app serves which handler), logged at debug level.
+///   A loader that implements `UserLoader` by hand counts once its manager is built.
+///
+/// The check covers every guarded handler linked into the program, mounted or not. Edition
+/// 2024 runs a crate's doctests as one program: a doc example that guards a handler should
+/// also have a loader of its user type (a hidden `# #[user_loader] async fn load(id: u64) ->
+/// Option<User> { None }` line), or be marked `standalone_crate`, or the other examples that
+/// start an app fail to start.
 ///
 /// Option: `#[user_loader(crate = "path")]` (or `crate = path`) when `login_runtime` is
 /// renamed.
@@ -215,7 +231,9 @@ pub fn request_loader(args: TokenStream, input: TokenStream) -> TokenStream {
 /// - `crate = "path"` (or `crate = path`) when `login_runtime` is renamed.
 ///
 /// `Authenticated<User>` is the logged-in user (it derefs to `User`); `CurrentUser<User>`
-/// is the user or the anonymous user, for pages that are not guarded.
+/// is the user or the anonymous user, for pages that are not guarded. A guarded handler that
+/// asks for a user type no loader of the program produces fails the app's start, with the
+/// handler, its file and line and the fix in the log (see [`#[user_loader]`](macro@user_loader)).
 ///
 /// ```
 /// use actix_web::{HttpResponse, get, web};

@@ -281,9 +281,10 @@ fn generate(model: Model) -> TokenStream {
     let args_ty = quote_spanned!(sig.paren_token.span.join()=> #args_ty);
     let output_ty = quote_spanned!(output.span()=> #output);
 
-    let (trait_name, id_assoc, id_param, id_pat_ty, id_arg, id_check) = match &id {
+    let (trait_name, type_fn, id_assoc, id_param, id_pat_ty, id_arg, id_check) = match &id {
         Some(Param { pat, ty }) => (
             quote!(UserLoader),
+            quote!(user_loader_type),
             {
                 // Checked as the extractors are (`guard::checked`): one error, at the type.
                 let parses = quote_spanned!(ty.span()=> #krate::__private::require_user_id::<#ty>(););
@@ -294,7 +295,7 @@ fn generate(model: Model) -> TokenStream {
             quote!(#id_var,),
             id_checks(&krate, ty),
         ),
-        None => (quote!(RequestLoader), quote!(), quote!(), quote!(), quote!(), quote!()),
+        None => (quote!(RequestLoader), quote!(request_loader_type), quote!(), quote!(), quote!(), quote!(), quote!()),
     };
 
     // The value is a constant of a struct whose defaulted parameter names every type of the
@@ -336,6 +337,14 @@ fn generate(model: Model) -> TokenStream {
                 f.write_str(#name)
             }
         }
+
+        // The user type it produces, for the start-up check (the runtime's `startup`).
+        #(#common_attrs)*
+        const _: () = {
+            #[#krate::__private::linkme::distributed_slice(#krate::__private::LOADED_USERS)]
+            #[linkme(crate = #krate::__private::linkme)]
+            static LOADER: fn() -> #krate::__private::UserType = #krate::__private::#type_fn::<#ident>;
+        };
 
         #(#common_attrs)*
         #[allow(unused_qualifications)]
@@ -424,6 +433,7 @@ mod tests {
         assert!(out.contains("type Id = < u64 as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_user_id :: < u64 > () ; 0 }] >> :: Type ;"), "{out}");
         assert!(out.contains("type Args = < (web :: Data < Pool > , HttpRequest ,) as :: login_runtime :: __private :: Checked < [() ; { :: login_runtime :: __private :: require_extractor :: < web :: Data < Pool > > () ; :: login_runtime :: __private :: require_extractor :: < HttpRequest > () ; 0 }] >> :: Type ;"), "{out}");
         assert!(out.contains("type Output = Option < User > ;"), "{out}");
+        assert!(out.contains("static LOADER : fn () -> :: login_runtime :: __private :: UserType = :: login_runtime :: __private :: user_loader_type :: < load_user > ;"), "{out}");
         assert!(
             out.contains("# [tracing :: instrument] async fn load_user (id : u64 , web :: Data (pool) : web :: Data < Pool > , mut h : HttpRequest) -> Option < User >"),
             "{out}"
@@ -445,6 +455,10 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(out.contains("impl lr :: __private :: RequestLoader for by_key"), "{out}");
+        assert!(
+            out.contains("const _ : () = { # [lr :: __private :: linkme :: distributed_slice (lr :: __private :: LOADED_USERS)] # [linkme (crate = lr :: __private :: linkme)] static LOADER : fn () -> lr :: __private :: UserType = lr :: __private :: request_loader_type :: < by_key > ; } ;"),
+            "{out}"
+        );
         assert!(!out.contains("type Id"), "{out}");
     }
 

@@ -257,6 +257,7 @@ impl Future for CheckFuture {
 ///
 /// #[derive(AuthUser)]
 /// struct User { id: u64, #[auth_user(permissions)] permissions: HashSet<Perm> }
+/// # #[login_runtime::user_loader] async fn load_user(id: u64) -> Option<User> { None }
 ///
 /// struct Post { author: u64 }
 ///

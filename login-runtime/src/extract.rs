@@ -121,8 +121,9 @@ fn typed<U: AuthUser>(user: &SharedUser) -> Result<Rc<U>, LoginError> {
 /// That one of the manager's loaders produces a `U`: an extractor for another type could never
 /// hold a user. Checked at every request, logged in or not, so that the mistake is a 500 with
 /// both types in the log from the first request that reaches the extractor, not only once
-/// someone logs in. (No earlier check is possible: actix shows a handler's extractor types to
-/// nobody until a request runs them.) Without a manager, resolving the user reports that.
+/// someone logs in. (Actix shows a handler's extractor types to nobody until a request runs
+/// them: only a guarded handler's are checked earlier, at start-up, see `startup`.) Without a
+/// manager, resolving the user reports that.
 fn check_user_type<U: AuthUser>(req: &HttpRequest) -> Result<(), LoginError> {
     let Ok(manager) = LoginManager::from_request(req) else {
         return Ok(());

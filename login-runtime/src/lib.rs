@@ -48,6 +48,7 @@
 //! ```
 //! # use login_runtime::AuthUser;
 //! # #[derive(Clone, AuthUser)] struct User { id: u64, name: String }
+//! # #[login_runtime::user_loader] async fn load_user(id: u64) -> Option<User> { None } // step 2's
 //! use actix_web::get;
 //! use login_runtime::{Authenticated, CurrentUser, login_required};
 //!
@@ -352,6 +353,7 @@ mod remember;
 mod resolve;
 mod respond;
 mod rules;
+mod startup;
 mod state;
 pub mod template;
 pub mod test;

@@ -182,6 +182,7 @@ impl LoginManager {
     /// "Please log in to access this page." in category `message`, the default
     /// [`AnonymousUser`].
     pub fn new<L: UserLoader>(loader: L) -> Self {
+        crate::startup::note_loader(crate::startup::user_loader_type::<L>());
         Self::with_loaders(Some(Arc::new(loader)), None)
     }
 
@@ -218,6 +219,7 @@ impl LoginManager {
     /// let app = App::new().app_data(manager.clone()).wrap(manager.middleware()).service(report);
     /// ```
     pub fn from_request_loader<L: RequestLoader>(loader: L) -> Self {
+        crate::startup::note_loader(crate::startup::request_loader_type::<L>());
         Self::with_loaders(None, Some(Arc::new(loader)))
     }
 
@@ -275,6 +277,7 @@ impl LoginManager {
     /// Also load users from the request itself (API keys, `Authorization` headers) when the
     /// session holds no login: a [`#[request_loader]`](macro@crate::request_loader) function.
     pub fn request_loader<L: RequestLoader>(mut self, loader: L) -> Self {
+        crate::startup::note_loader(crate::startup::request_loader_type::<L>());
         self.settings_mut().request_loader = Some(Arc::new(loader));
         self
     }

@@ -49,9 +49,11 @@ where
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
+    /// Fails when a guarded handler asks for a user type no loader produces (logged: see
+    /// `startup`).
     fn new_transform(&self, service: S) -> Self::Future {
         self.manager.mark_middleware_installed();
-        ready(Ok(LoginService { service }))
+        ready(crate::startup::check(&self.manager).map(|()| LoginService { service }))
     }
 }
 

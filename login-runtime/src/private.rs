@@ -13,6 +13,9 @@ pub use crate::guard::{FreshLoginRequired, LoginRequired};
 pub use crate::loader::{LoadOutput, RequestLoader, UserLoader};
 pub use crate::permission::PermissionLoader;
 pub use crate::rules::{LOGIN_PERMISSION_RULES, RuleEntry, SharedRule, rule_id};
+pub use crate::startup::{
+    GUARDED_HANDLERS, GuardedHandler, LOADED_USERS, UserType, request_loader_type, user_loader_type,
+};
 pub use crate::user::AuthUser;
 pub use ::actix_web::FromRequest;
 pub use ::core::future::Future;
@@ -319,3 +322,31 @@ impl<U> ExpectedId<U> {
     #[inline]
     pub const fn loader_id<I: SameId<U>>(self) {}
 }
+
+// ---- the start-up check's registrations (`crate::startup`) ----
+
+/// Which user type the extractor `T` asks for: `UserProbe::<T>::USER` is `Some` when `T` is a
+/// [`CurrentUser`](crate::CurrentUser) or an [`Authenticated`](crate::Authenticated) of a login
+/// user (an inherent constant, which path resolution prefers), `None` for any other type (the
+/// constant of [`NoUserType`], in scope where the guard uses it). Resolved by the compiler, so
+/// a type alias or a renamed import is seen through, and, being constants, it costs the
+/// expansion no function of its own.
+pub struct UserProbe<T>(PhantomData<fn() -> T>);
+
+impl<U: AuthUser, A> UserProbe<crate::CurrentUser<U, A>> {
+    /// `U`.
+    pub const USER: Option<fn() -> UserType> = Some(UserType::of::<U>);
+}
+
+impl<U: AuthUser> UserProbe<crate::Authenticated<U>> {
+    /// `U`.
+    pub const USER: Option<fn() -> UserType> = Some(UserType::of::<U>);
+}
+
+/// The fallback of [`UserProbe`]: no user type.
+pub trait NoUserType {
+    /// None.
+    const USER: Option<fn() -> UserType> = None;
+}
+
+impl<T> NoUserType for UserProbe<T> {}

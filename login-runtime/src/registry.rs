@@ -120,6 +120,7 @@ impl LoginInfo {
 ///
 /// #[derive(AuthUser)]
 /// struct User { id: u64 }
+/// # #[login_runtime::user_loader] async fn load_user(id: u64) -> Option<User> { None }
 ///
 /// #[post("/account/logins/{id}/end")]
 /// #[fresh_login_required]
