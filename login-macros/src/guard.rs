@@ -287,9 +287,27 @@ fn rewrite(
 /// `startup`): where it is, and the user types its parameters extract, found by the compiler
 /// (`UserProbe`). None for a handler without parameters, or a generic one (a static in its body
 /// cannot name its types); a parameter whose type mentions `impl Trait` or `Self` is left out.
+///
+/// One entry per module and parameter type is enough for the check, and each costs build time
+/// (~1 ms, mostly linkme's element macro): a type an earlier handler of the same module wrote
+/// with the same tokens (so it names the same type) is left out, and the start-up error names
+/// the first handler of the module that asks for it.
 fn register(options: &Options, item: &mut ItemFn, params: &[Param]) {
-    let tys = params.iter().map(|param| &*param.ty).filter(|ty| !mentions(ty, "impl") && !mentions(ty, "Self"));
-    if tys.clone().next().is_none() || !item.sig.generics.params.is_empty() {
+    if !item.sig.generics.params.is_empty() {
+        return;
+    }
+    let site = crate::context::module_level_site();
+    let tys: Vec<&Type> = params
+        .iter()
+        .map(|param| &*param.ty)
+        .filter(|ty| !mentions(ty, "impl") && !mentions(ty, "Self"))
+        .filter(|ty| {
+            site.as_ref().is_none_or(|site| {
+                site.claim(crate::permission::salt(&["start-up check", &ty.to_token_stream().to_string()]))
+            })
+        })
+        .collect();
+    if tys.is_empty() {
         return;
     }
     let krate = attr::runtime_path(options.krate.as_ref());

@@ -213,7 +213,7 @@ impl Rule {
 /// The salt of a shared rule's id: the crate being compiled (package directory, crate and
 /// binary name: a package's library and binary share a crate name), then `parts` (the file,
 /// the rule's function as generated...). 128-bit FNV-1a, as the runtime's `rule_id`.
-fn salt(parts: &[&str]) -> u128 {
+pub(crate) fn salt(parts: &[&str]) -> u128 {
     let var = |name| std::env::var(name).unwrap_or_default();
     let krate = [var("CARGO_MANIFEST_DIR"), var("CARGO_CRATE_NAME"), var("CARGO_BIN_NAME")];
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;

@@ -46,6 +46,14 @@ async fn admin_page(admin: Authenticated<Admin>) -> String {
     admin.id.to_string()
 }
 
+/// Asks for `Admin` too: the module's first handler that does (`admin_page`) is the one the
+/// table holds and the message names (one entry per module and type).
+#[get("/admin/settings")]
+#[login_required]
+async fn admin_settings(admin: Authenticated<Admin>) -> String {
+    format!("settings of {}", admin.id)
+}
+
 #[get("/reports")]
 #[login_required]
 async fn reports(client: CurrentUser<Client>) -> String {
@@ -113,7 +121,7 @@ fn admin_page_error() -> String {
 #[actix_web::test]
 async fn a_guarded_handler_for_a_type_no_loader_produces_fails_the_start() {
     let logs = logs();
-    let app = support::app(&manager(), &Db::seeded()).service(admin_page).service(reports);
+    let app = support::app(&manager(), &Db::seeded()).service(admin_page).service(admin_settings).service(reports);
     // `actix_web::test::init_service`, which panics on the error.
     assert!(app.into_factory().new_service(AppConfig::default()).await.is_err(), "the app started");
     let errors = logs.lines("ERROR", "startup_check::admin_page");
@@ -154,4 +162,16 @@ async fn a_real_server_with_such_a_handler_does_not_start() {
     assert_eq!(error.kind(), std::io::ErrorKind::Other, "{error}");
     let errors = logs.lines("ERROR", "startup_check::admin_page");
     assert!(errors.iter().any(|line| line.contains(&admin_page_error())), "{error}: {errors:#?}");
+}
+
+#[test]
+fn a_module_registers_each_user_type_once() {
+    let mut names: Vec<&str> = login_runtime::__private::GUARDED_HANDLERS
+        .iter()
+        .filter(|handler| handler.module == "startup_check")
+        .map(|handler| handler.name)
+        .collect();
+    names.sort_unstable();
+    // `admin_settings` asks for the `Admin` that `admin_page` registered already.
+    assert_eq!(names, ["admin_page", "reports"]);
 }
