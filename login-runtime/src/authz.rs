@@ -6,6 +6,7 @@ use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -23,7 +24,6 @@ use crate::manager::LoginManager;
 use crate::permission::{DynPermissionLoader, Permission, PermissionLoader, PermissionOutput, SetFuture};
 use crate::resolve::UserFuture;
 use crate::respond::{Client, HX_REDIRECT, TEXT_PLAIN, client};
-use crate::rules::Probe;
 use crate::state::{RequestState, Slot, with_state};
 use crate::user::SharedUser;
 
@@ -97,6 +97,25 @@ impl Unresolved {
     /// A check that fails with `error` (a 500).
     pub(crate) fn error(error: LoginError) -> Self {
         Unresolved(Need::Error(error))
+    }
+}
+
+/// The answers a [`Grants`] in probe mode gives, and what the rule asked.
+pub(crate) struct Probe {
+    /// The answers to give, in the order the rule asks; `false` after them.
+    pub(crate) script: Vec<bool>,
+    /// Each permission asked: a hash of its type and value.
+    pub(crate) asked: Vec<u64>,
+}
+
+impl Probe {
+    pub(crate) fn answer<P: Permission>(&mut self, permission: &P) -> bool {
+        let mut hasher = DefaultHasher::new();
+        TypeId::of::<P>().hash(&mut hasher);
+        permission.hash(&mut hasher);
+        let answer = self.script.get(self.asked.len()).copied().unwrap_or(false);
+        self.asked.push(hasher.finish());
+        answer
     }
 }
 

@@ -607,6 +607,19 @@ impl LoginManager {
         &self.shared.settings
     }
 
+    /// The user types this manager's loaders produce, for the start-up check.
+    pub(crate) fn loaded_user_types(&self) -> Vec<crate::startup::UserType> {
+        let settings = self.settings();
+        [
+            settings.loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
+            settings.request_loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(id, name)| crate::startup::UserType::new(id, name))
+        .collect()
+    }
+
     pub(crate) fn mark_middleware_installed(&self) {
         self.shared.middleware_installed.store(true, Ordering::Relaxed);
     }

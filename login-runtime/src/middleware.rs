@@ -53,7 +53,7 @@ where
     /// `startup`).
     fn new_transform(&self, service: S) -> Self::Future {
         self.manager.mark_middleware_installed();
-        ready(crate::startup::check(&self.manager).map(|()| LoginService { service }))
+        ready(crate::startup::check(&self.manager.loaded_user_types()).map(|()| LoginService { service }))
     }
 }
 

@@ -20,14 +20,12 @@
 //! fingerprinted, and an id whose entries disagree, like an id with no entry, refuses its
 //! requests with a logged 500, never a pass.
 
-use std::any::TypeId;
 use std::cell::RefCell;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
-use crate::authz::{CheckFn, Grants, PermissionCheck, Unresolved};
+use crate::authz::{CheckFn, Grants, PermissionCheck, Probe, Unresolved};
 use crate::error::LoginError;
-use crate::permission::Permission;
 
 /// A permission rule shared by the handlers of one module that write it with the same tokens.
 #[doc(hidden)]
@@ -123,25 +121,6 @@ fn contradictory(_: &Grants<'_>) -> Result<bool, Unresolved> {
     Err(Unresolved::error(LoginError::PermissionRule("two different permission rules have the guard's rule id")))
 }
 
-/// The answers a [`Grants`] in probe mode gives, and what the rule asked.
-pub(crate) struct Probe {
-    /// The answers to give, in the order the rule asks; `false` after them.
-    script: Vec<bool>,
-    /// Each permission asked: a hash of its type and value.
-    asked: Vec<u64>,
-}
-
-impl Probe {
-    pub(crate) fn answer<P: Permission>(&mut self, permission: &P) -> bool {
-        let mut hasher = DefaultHasher::new();
-        TypeId::of::<P>().hash(&mut hasher);
-        permission.hash(&mut hasher);
-        let answer = self.script.get(self.asked.len()).copied().unwrap_or(false);
-        self.asked.push(hasher.finish());
-        answer
-    }
-}
-
 /// A rule's decision tree, hashed: run with every combination of answers it can reach
 /// (depth first; a rule of n permissions has at most 2^n paths, and the macro shares only
 /// rules of at most 12).
@@ -173,6 +152,7 @@ fn fingerprint(check: CheckFn) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::permission::Permission;
 
     #[derive(PartialEq, Eq, Hash)]
     enum Perm {

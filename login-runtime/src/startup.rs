@@ -21,7 +21,6 @@ use std::sync::{Mutex, PoisonError};
 use linkme::distributed_slice;
 
 use crate::loader::{LoadOutput, RequestLoader, UserLoader};
-use crate::manager::LoginManager;
 
 /// A user type, as the check compares it.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +30,11 @@ pub struct UserType {
 }
 
 impl UserType {
+    /// The type with this id and name (a loader's, known only through its trait object).
+    pub(crate) fn new(id: TypeId, name: &'static str) -> Self {
+        Self { id, name }
+    }
+
     /// The type `U`.
     pub fn of<U: 'static>() -> Self {
         Self { id: TypeId::of::<U>(), name: type_name::<U>() }
@@ -81,21 +85,13 @@ pub fn request_loader_type<L: RequestLoader>() -> UserType {
     UserType::of::<<L::Output as LoadOutput>::User>()
 }
 
-/// Checks the program's guarded handlers against `manager`'s loaders; logs each handler that
-/// asks for a user type nothing produces, and returns `Err` if there is one.
-pub(crate) fn check(manager: &LoginManager) -> Result<(), ()> {
-    let settings = manager.settings();
-    let produced: Vec<UserType> = [
-        settings.loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
-        settings.request_loader.as_ref().map(|loader| (loader.user_type_id(), loader.user_type())),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(id, name)| UserType { id, name })
-    .collect();
+/// Checks the program's guarded handlers against `produced`, the user types of a manager's
+/// loaders; logs each handler that asks for a user type nothing produces, and returns `Err` if
+/// there is one.
+pub(crate) fn check(produced: &[UserType]) -> Result<(), ()> {
     let mut loaded = BUILT.lock().unwrap_or_else(PoisonError::into_inner).clone();
     loaded.extend(LOADED_USERS.iter().map(|user_type| user_type()));
-    let errors = unproduced(&GUARDED_HANDLERS, &produced, &loaded);
+    let errors = unproduced(&GUARDED_HANDLERS, produced, &loaded);
     if errors.is_empty() {
         return Ok(());
     }
