@@ -3,91 +3,11 @@
 
 mod support;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::{App, test};
+use support::logs::capture_thread;
 use support::{Client, Db, LoginForm, manager, routes, session_key};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-// ---- a minimal log capture ----
-
-/// Records every log event on this thread as `LEVEL field=value ...`.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
-
-thread_local! {
-    /// The capture of the test running on this thread, if it asked for one.
-    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The one global subscriber: it sends each event to the capture of its thread. (Per-thread
-/// `set_default` subscribers race on tracing's callsite interest cache when tests run in
-/// parallel: an event could be skipped as "nobody listens".)
-struct ToThreadCapture;
-
-impl Logs {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Whether an error was logged that contains `text`.
-    fn has_error(&self, text: &str) -> bool {
-        self.lines().iter().any(|l| l.starts_with("ERROR") && l.contains(text))
-    }
-}
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-}
-
-impl Subscriber for ToThreadCapture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = Line(event.metadata().level().to_string());
-        event.record(&mut line);
-        CAPTURE.with(|c| {
-            if let Some(logs) = &*c.borrow() {
-                logs.0.lock().unwrap().push(line.0);
-            }
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// Captures the logs of this thread (where `actix_web::test` runs the app) until dropped.
-fn capture_logs() -> (Logs, CaptureGuard) {
-    static GLOBAL: std::sync::Once = std::sync::Once::new();
-    GLOBAL.call_once(|| tracing::subscriber::set_global_default(ToThreadCapture).expect("no other global subscriber"));
-    let logs = Logs::default();
-    CAPTURE.with(|c| *c.borrow_mut() = Some(logs.clone()));
-    (logs, CaptureGuard)
-}
-
-/// Ends this thread's capture when dropped.
-struct CaptureGuard;
-
-impl Drop for CaptureGuard {
-    fn drop(&mut self) {
-        CAPTURE.with(|c| *c.borrow_mut() = None);
-    }
-}
 
 fn ada() -> LoginForm {
     LoginForm::new("ada", "lovelace")
@@ -101,7 +21,7 @@ fn assert_bare_500(res: &support::Reply, what: &str) {
 
 #[actix_web::test]
 async fn without_the_manager_as_app_data() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let login = manager();
     let app = test::init_service(
@@ -124,7 +44,7 @@ async fn without_the_manager_as_app_data() {
 
 #[actix_web::test]
 async fn without_the_login_middleware() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let login = manager();
     let app = test::init_service(
@@ -150,7 +70,7 @@ async fn without_the_login_middleware() {
 /// `SessionMiddleware` wrapped after the login middleware runs outside it.
 #[actix_web::test]
 async fn login_middleware_inside_the_session_middleware() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let login = manager();
     let app = test::init_service(
@@ -197,7 +117,7 @@ async fn login_refused_for_the_wrong_order_is_not_saved_either() {
 
 #[actix_web::test]
 async fn without_any_session_middleware() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let login = manager();
     let app = test::init_service(
@@ -216,7 +136,7 @@ async fn without_any_session_middleware() {
 
 #[actix_web::test]
 async fn user_loader_errors_are_logged() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let app = test::init_service(support::app(&manager(), &db)).await;
     let browser = Client::new();
@@ -228,7 +148,7 @@ async fn user_loader_errors_are_logged() {
 
 #[actix_web::test]
 async fn wrong_user_type_is_logged_with_both_types() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let app = test::init_service(support::app(&manager(), &db).route(
         "/typo",
@@ -259,7 +179,7 @@ struct Admin {
 /// anonymous included: not a page that works until the first login (issue 19).
 #[actix_web::test]
 async fn an_extractor_for_a_type_no_loader_produces_fails_at_the_first_request() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_thread();
     let db = Db::seeded();
     let app = test::init_service(
         support::app(&manager(), &db)

@@ -8,17 +8,14 @@
 mod support;
 
 use std::future::Future as _;
-use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::dev::AppConfig;
 use actix_web::{HttpServer, get};
 use login_runtime::{AuthUser, Authenticated, CurrentUser, login_required, request_loader};
+use support::logs::capture_all;
 use support::{Db, manager};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
 /// A user type that no loader of this program produces.
 #[derive(Clone, AuthUser)]
@@ -60,55 +57,6 @@ async fn reports(client: CurrentUser<Client>) -> String {
     format!("{:?}", client.get_id())
 }
 
-// ---- the log of every thread (actix starts a real server's workers on threads of their own) ----
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        use std::fmt::Write as _;
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-}
-
-impl Subscriber for Logs {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = Line(event.metadata().level().to_string());
-        event.record(&mut line);
-        self.0.lock().unwrap().push(line.0);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// The program's log (the tests of this file share it: each looks for its own lines).
-fn logs() -> Logs {
-    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Logs::default();
-        tracing::subscriber::set_global_default(logs.clone()).expect("no other global subscriber");
-        logs
-    })
-    .clone()
-}
-
-impl Logs {
-    fn lines(&self, level: &str, text: &str) -> Vec<String> {
-        self.0.lock().unwrap().iter().filter(|l| l.starts_with(level) && l.contains(text)).cloned().collect()
-    }
-}
-
 /// The error logged for `admin_page` when the manager's loaders produce `support::User`.
 fn admin_page_error() -> String {
     format!(
@@ -120,16 +68,16 @@ fn admin_page_error() -> String {
 
 #[actix_web::test]
 async fn a_guarded_handler_for_a_type_no_loader_produces_fails_the_start() {
-    let logs = logs();
+    let logs = capture_all();
     let app = support::app(&manager(), &Db::seeded()).service(admin_page).service(admin_settings).service(reports);
     // `actix_web::test::init_service`, which panics on the error.
     assert!(app.into_factory().new_service(AppConfig::default()).await.is_err(), "the app started");
-    let errors = logs.lines("ERROR", "startup_check::admin_page");
+    let errors = logs.lines_with("ERROR", "startup_check::admin_page");
     assert!(errors.iter().any(|line| line.contains(&admin_page_error())), "{errors:#?}");
     // `Client` is produced by `load_client`, a loader of another manager as far as the check
     // can tell: not an error (the first request says it), a debug line.
-    assert_eq!(logs.lines("ERROR", "startup_check::reports"), Vec::<String>::new());
-    let debug = logs.lines("DEBUG", "the guarded handler `startup_check::reports`");
+    assert_eq!(logs.lines_with("ERROR", "startup_check::reports"), Vec::<String>::new());
+    let debug = logs.lines_with("DEBUG", "the guarded handler `startup_check::reports`");
     assert!(
         debug.iter().any(|line| line.contains(
             "asks for a `startup_check::Client`, which another loader of the program produces, not this login manager's"
@@ -140,7 +88,7 @@ async fn a_guarded_handler_for_a_type_no_loader_produces_fails_the_start() {
 
 #[actix_web::test]
 async fn a_real_server_with_such_a_handler_does_not_start() {
-    let logs = logs();
+    let logs = capture_all();
     let (login, db) = (manager(), Db::seeded());
     let server = HttpServer::new(move || support::app(&login, &db).service(admin_page))
         .workers(1)
@@ -160,7 +108,7 @@ async fn a_real_server_with_such_a_handler_does_not_start() {
         }
     };
     assert_eq!(error.kind(), std::io::ErrorKind::Other, "{error}");
-    let errors = logs.lines("ERROR", "startup_check::admin_page");
+    let errors = logs.lines_with("ERROR", "startup_check::admin_page");
     assert!(errors.iter().any(|line| line.contains(&admin_page_error())), "{error}: {errors:#?}");
 }
 

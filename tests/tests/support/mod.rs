@@ -5,6 +5,8 @@
 //! this suite's shorthands.
 #![allow(dead_code)] // each test file uses a different part of it
 
+pub mod logs;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
