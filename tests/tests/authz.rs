@@ -185,28 +185,37 @@ impl Env {
     }
 
     async fn start(&self, manager: LoginManager) -> TestApp {
-        TestApp::service(
-            test::init_service(
-                App::new()
-                    .app_data(manager.clone())
-                    .app_data(self.loads.clone())
-                    .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
-                    .wrap(manager.middleware())
-                    .service(edit)
-                    .service(admin)
-                    .service(comment)
-                    .route("/mixed", web::get().to(mixed))
-                    .route("/publish", web::get().to(publish))
-                    .route("/publish-any-method", web::route().to(publish))
-                    .route("/not-banned", web::get().to(not_banned))
-                    .route("/pro", web::get().to(pro))
-                    .route("/roles", web::get().to(roles))
-                    .route("/posts/{author}", web::get().to(edit_post))
-                    .route("/public", web::get().to(public)),
-            )
-            .await,
-        )
+        let loads = self.loads.clone();
+        app_with(&manager, |cfg| {
+            cfg.app_data(loads)
+                .service(edit)
+                .service(admin)
+                .service(comment)
+                .route("/mixed", web::get().to(mixed))
+                .route("/publish", web::get().to(publish))
+                .route("/publish-any-method", web::route().to(publish))
+                .route("/not-banned", web::get().to(not_banned))
+                .route("/pro", web::get().to(pro))
+                .route("/roles", web::get().to(roles))
+                .route("/posts/{author}", web::get().to(edit_post))
+                .route("/public", web::get().to(public));
+        })
+        .await
     }
+}
+
+/// An app with `manager` (as app data, with the session and login middleware) and `routes`.
+async fn app_with(manager: &LoginManager, routes: impl FnOnce(&mut web::ServiceConfig)) -> TestApp {
+    TestApp::service(
+        test::init_service(
+            App::new()
+                .app_data(manager.clone())
+                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
+                .wrap(manager.middleware())
+                .configure(routes),
+        )
+        .await,
+    )
 }
 
 fn client_of(id: u64) -> TestClient {
@@ -493,20 +502,14 @@ async fn equal_rules_of_a_module_share_one_extractor_type_and_no_other_rule_does
 #[actix_web::test]
 async fn the_same_tokens_in_other_scopes_check_their_own_permission() {
     let manager = LoginManager::new(load_user);
-    let app = TestApp::service(
-        test::init_service(
-            App::new()
-                .app_data(manager.clone())
-                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
-                .wrap(manager.middleware())
-                .route("/gold-a", web::get().to(gold_a::gold))
-                .route("/gold-a-too", web::get().to(gold_a::gold_too))
-                .route("/gold-b", web::get().to(gold_b::gold))
-                .route("/body-a", gold_in_body_a().0)
-                .route("/body-b", gold_in_body_b().0),
-        )
-        .await,
-    );
+    let app = app_with(&manager, |cfg| {
+        cfg.route("/gold-a", web::get().to(gold_a::gold))
+            .route("/gold-a-too", web::get().to(gold_a::gold_too))
+            .route("/gold-b", web::get().to(gold_b::gold))
+            .route("/body-a", gold_in_body_a().0)
+            .route("/body-b", gold_in_body_b().0);
+    })
+    .await;
     let a = TestClient::new();
     a.login_with_permissions(&u(IVY), [levels::a::Level::Gold]);
     a.grant(Vec::<levels::b::Level>::new());
@@ -540,19 +543,13 @@ async fn one_file_in_two_modules_has_each_module_s_rule() {
     assert_eq!(args_of(twice_a::first), args_of(twice_a::second));
     assert_ne!(args_of(twice_a::first), args_of(twice_b::first), "two modules, two ids");
     let manager = LoginManager::new(load_user);
-    let app = TestApp::service(
-        test::init_service(
-            App::new()
-                .app_data(manager.clone())
-                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
-                .wrap(manager.middleware())
-                .route("/a/first", web::get().to(twice_a::first))
-                .route("/a/second", web::get().to(twice_a::second))
-                .route("/b/first", web::get().to(twice_b::first))
-                .route("/b/second", web::get().to(twice_b::second)),
-        )
-        .await,
-    );
+    let app = app_with(&manager, |cfg| {
+        cfg.route("/a/first", web::get().to(twice_a::first))
+            .route("/a/second", web::get().to(twice_a::second))
+            .route("/b/first", web::get().to(twice_b::first))
+            .route("/b/second", web::get().to(twice_b::second));
+    })
+    .await;
     for path in ["/a/first", "/a/second", "/b/first", "/b/second"] {
         assert_eq!(client_of(ADA).get(&app, path).await.status, 200, "{path}");
         assert_eq!(client_of(BOB).get(&app, path).await.status, 403, "{path}");
@@ -594,17 +591,11 @@ mod forged {
 #[actix_web::test]
 async fn a_rule_id_without_its_rule_or_with_two_rules_is_a_500_never_a_pass() {
     let manager = LoginManager::new(load_user).login_view("/login");
-    let app = TestApp::service(
-        test::init_service(
-            App::new()
-                .app_data(manager.clone())
-                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
-                .wrap(manager.middleware())
-                .route("/contradictory", web::get().to(forged::contradictory))
-                .route("/missing", web::get().to(forged::missing)),
-        )
-        .await,
-    );
+    let app = app_with(&manager, |cfg| {
+        cfg.route("/contradictory", web::get().to(forged::contradictory))
+            .route("/missing", web::get().to(forged::missing));
+    })
+    .await;
     for path in ["/contradictory", "/missing"] {
         let res = client_of(ADA).get(&app, path).await;
         assert_eq!(res.status, 500, "{path}: ada holds both permissions, yet no rule can be trusted");
@@ -633,18 +624,12 @@ impl Pages {
 async fn a_permission_guard_on_an_associated_function() {
     let env = Env::new();
     let manager = env.manager();
-    let app = TestApp::service(
-        test::init_service(
-            App::new()
-                .app_data(manager.clone())
-                .app_data(env.loads.clone())
-                .wrap(SessionMiddleware::new(CookieSessionStore::default(), Key::from(&[7; 64])))
-                .wrap(manager.middleware())
-                .route("/pages/edit", web::get().to(Pages::edit))
-                .route("/pages/admin", web::get().to(Pages::admin)),
-        )
-        .await,
-    );
+    let app = app_with(&manager, |cfg| {
+        cfg.app_data(env.loads.clone())
+            .route("/pages/edit", web::get().to(Pages::edit))
+            .route("/pages/admin", web::get().to(Pages::admin));
+    })
+    .await;
     let res = client_of(ADA).get(&app, "/pages/edit").await;
     assert_eq!((res.status.as_u16(), res.text()), (200, "pages edit".to_owned()));
     assert_eq!(client_of(BOB).get(&app, "/pages/edit").await.status, 403);
